@@ -1,0 +1,38 @@
+# Two commands: `make demo` and `make test`. Both set up .venv first if it is missing or stale.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.sft_nb-installed
+STAMP_TIME := $(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: setup demo test test-fast nbdev readme clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job on the embedded default: check the config, then the train notebook through papermill.
+demo: setup
+	$(BIN)/sft-nb check --config config.yaml
+	@mkdir -p artifacts/notebooks
+	$(BIN)/papermill nbs/train.ipynb artifacts/notebooks/demo_$(STAMP_TIME).ipynb --cwd . -r run_name demo-$(STAMP_TIME)
+	@echo "output notebook: artifacts/notebooks/demo_$(STAMP_TIME).ipynb"
+
+# Every check: notebooks run as tests (nbdev-test), then pytest (sync, papermill, CLI, distributed, ...).
+test: setup
+	$(BIN)/nbdev-test --n-workers 2
+	$(BIN)/pytest -q tests
+
+# Export the package and clean the notebooks after editing them.
+nbdev: setup
+	$(BIN)/nbdev-clean && $(BIN)/nbdev-export
+
+# README.md is generated from nbs/index.ipynb (nbdev-readme needs quarto, which cannot be installed offline).
+readme: setup
+	$(BIN)/jupyter nbconvert --to markdown --log-level WARN nbs/index.ipynb --output-dir . --output README
+
+clean:
+	bash scripts/clean.sh

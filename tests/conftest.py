@@ -1,0 +1,23 @@
+"Shared fixtures: a throwaway project folder with the repo's config.yaml, the shipped DeepSpeed configs and the demo built once."
+import shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Path:
+    "A project folder like the repo root: config.yaml, artifacts/training_config/deepspeed, and the demo model and job."
+    from sft_nb.demo import ensure_demo
+    d = tmp_path_factory.mktemp("project")
+    shutil.copy(REPO / "config.yaml", d / "config.yaml")
+    shutil.copytree(REPO / "artifacts/training_config/deepspeed", d / "artifacts/training_config/deepspeed")
+    ensure_demo(d / "artifacts")
+    return d
+
+
+def run(argv, cwd=None, env=None, timeout=900) -> subprocess.CompletedProcess:
+    "Run a command (argv list, no shell) and capture its output as text."
+    return subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,35 @@
+"""The distributed path on CPU: 2 processes with DDP (gloo) and with DeepSpeed ZeRO-3 give the same per-step losses as
+1 process at the same global batch (1 x 2 accumulation == 2 processes x 1)."""
+import pytest
+from sft_nb.config import load_config
+from sft_nb.pipeline import run_pipeline
+from sft_nb.results import read_trainer_log
+
+TOL = 1e-3  # absolute, per logged step; LLaMA-Factory logs losses rounded to 4 decimals
+COMMON = ["conversion.data_name=dist", "training.max_steps=6", "training.per_device_train_batch_size=2", "training.save_steps=6"]
+
+
+def _losses(project, name, overrides):
+    cfg = load_config(project / "config.yaml", COMMON + overrides, run_name=name)
+    r = run_pipeline(cfg, steps=("convert", "register", "train"), quiet=True)
+    assert r.launch.returncode == 0
+    log = read_trainer_log(cfg.output_dir)
+    assert [x["current_steps"] for x in log if "loss" in x] == [1, 2, 3, 4, 5, 6]
+    return [x["loss"] for x in log if "loss" in x]
+
+
+@pytest.fixture(scope="module")
+def single(project):
+    return _losses(project, "dist-1proc", ["training.gradient_accumulation_steps=2", "infrastructure.n_gpus_per_node=1"])
+
+
+def test_ddp_two_processes_match_one(project, single):
+    ddp = _losses(project, "dist-ddp2", ["training.gradient_accumulation_steps=1", "infrastructure.n_gpus_per_node=2"])
+    assert max(abs(a - b) for a, b in zip(single, ddp)) <= TOL, (single, ddp)
+    assert ddp[-1] < ddp[0], "the loss falls"
+
+
+def test_zero3_two_processes_match_one(project, single):
+    z3 = _losses(project, "dist-z3", ["training.gradient_accumulation_steps=1", "infrastructure.n_gpus_per_node=2",
+                                      "training.deepspeed=ds_z3_config.json"])
+    assert max(abs(a - b) for a, b in zip(single, z3)) <= TOL, (single, z3)

@@ -19,7 +19,8 @@ demo: setup
 	$(BIN)/sft-nb check --config config.yaml
 	@mkdir -p artifacts/notebooks
 	$(BIN)/papermill nbs/train.ipynb artifacts/notebooks/demo_$(STAMP_TIME).ipynb --cwd . -r run_name demo-$(STAMP_TIME)
-	@echo "output notebook: artifacts/notebooks/demo_$(STAMP_TIME).ipynb"
+	$(BIN)/sft-nb archive --config config.yaml --run-name demo-$(STAMP_TIME)
+	@echo "output notebook: artifacts/notebooks/demo_$(STAMP_TIME).ipynb; run archived in artifacts/runs/demo-$(STAMP_TIME)"
 
 # Every check: notebooks run as tests (nbdev-test), then pytest (sync, papermill, CLI, distributed, ...).
 test: setup

@@ -21,3 +21,16 @@ def project(tmp_path_factory) -> Path:
 def run(argv, cwd=None, env=None, timeout=900) -> subprocess.CompletedProcess:
     "Run a command (argv list, no shell) and capture its output as text."
     return subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def copy_project(project: Path, dest: Path) -> Path:
+    "A private copy of the session project (pristine config.yaml, DeepSpeed configs, demo job and model)."
+    shutil.copy(REPO / "config.yaml", dest / "config.yaml")
+    for sub in ("training_config/deepspeed", "demo"): shutil.copytree(project / "artifacts" / sub, dest / "artifacts" / sub)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def own_project(project, tmp_path_factory) -> Path:
+    "A project of this test module's own: for tests that write runtime_info.output or the run index, which others must not see."
+    return copy_project(project, tmp_path_factory.mktemp("own_project"))

@@ -5,7 +5,8 @@ from ruamel.yaml import YAML
 from conftest import REPO, BIN, run
 
 
-def test_train_notebook_trains_plots_and_writes_output(project):
+def test_train_notebook_trains_plots_and_writes_output(own_project):
+    project = own_project
     before = (project / "config.yaml").read_text()
     out = project / "out.ipynb"
     res = run([BIN / "papermill", REPO / "nbs/train.ipynb", out, "--cwd", project, "-p", "lr", "2e-5", "-r", "run_name", "001"])
@@ -27,6 +28,7 @@ def test_train_notebook_trains_plots_and_writes_output(project):
     gen = YAML(typ="safe", pure=True).load(Path(o["train_yaml"]).read_text())
     assert gen["learning_rate"] == 2e-05 and isinstance(gen["learning_rate"], float)
 
+    assert o["health"] == "ok" and (project / "artifacts/runs/001/output.json").exists(), "healthy, and archived"
     log = Path(o["log"]).read_text()
     assert "Invalid role tag" not in log and "Cannot find valid samples" not in log, "LLaMA-Factory dropped samples"
 
@@ -36,7 +38,8 @@ def test_train_notebook_trains_plots_and_writes_output(project):
     assert after.split("evolving:")[1] == before.split("evolving:")[1]
 
 
-def test_dry_run_only_plans(project):
+def test_dry_run_only_plans(own_project):
+    project = own_project
     out = project / "dry.ipynb"
     res = run([BIN / "papermill", REPO / "nbs/train.ipynb", out, "--cwd", project, "-p", "dry_run", "True", "-r", "run_name", "dry"])
     assert res.returncode == 0, res.stderr[-3000:]

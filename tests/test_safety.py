@@ -29,7 +29,8 @@ def _env(**extra):
     return {**env, **extra}
 
 
-def test_secrets_never_reach_written_files(project, tmp_path):
+def test_secrets_never_reach_written_files(own_project, tmp_path):
+    project = own_project
     cfg = _config_with(project, "secret.yaml", **{"credentials.wandb_api_key": FAKE_WANDB, "credentials.hf_token": FAKE_HF,
                                                 "experiment.wandb_mode": "offline"})
     started = time.time()

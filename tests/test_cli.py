@@ -46,3 +46,13 @@ def test_dataprep_converts_and_counts(project):
     assert "22 seen, 14 kept" in res.stdout
     summary = json.loads((project / "artifacts/data/im_data/cli_dp.summary.json").read_text())
     assert summary["rejected"] == {"status_filtered": 6, "no_reward": 2}
+
+
+def test_show_mask_prints_trained_tokens(project):
+    sets = ["--set", "conversion.data_name=cli_mask"]
+    assert run([BIN / "sft-nb", "dataprep", "--config", project / "config.yaml", *sets]).returncode == 0
+    res = run([BIN / "sft-nb", "show-mask", "--config", project / "config.yaml", "--index", "1", "--elide", "60", *sets])
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "{+" in res.stdout and "trained" in res.stdout
+    bad = run([BIN / "sft-nb", "show-mask", "--config", project / "config.yaml", "--index", "99", *sets])
+    assert bad.returncode == 1 and "--index 99" in bad.stderr

@@ -8,7 +8,8 @@ from conftest import BIN, REPO, run
 from sft_nb.config import load_config
 from sft_nb.convert import ChatRenderer, check_lf_sample, convert, render_lf
 from sft_nb.explore import (IGNORE_INDEX, LFEncoder, budget_row, budget_summary, fit_sample, fit_summary, length_budget,
-                            load_conversations, mask_view, parity_warning, show_mask, template_parity)
+                            load_conversations)
+from sft_nb.views import mask_view, parity_warning, show_mask, template_parity
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """STEP 0 speed and memory against a floor, measured side by side in one run.
 
-Generates a synthetic Harbor job (openhands-sdk and claude-code trials of 20-150 turns, tool outputs of realistic size)
+Generates a synthetic Harbor job (openhands-sdk and claude-code trials of 20-150 turns, tool outputs of realistic size,
+the same largest trials in every size)
 of about --size-mb megabytes, then measures, each in a fresh subprocess:
   floor    read every input file and JSON-parse only the records conversion needs
            (openhands-sdk: the last successful line of each log; claude-code: every line, since dedup needs them all)
@@ -79,6 +80,11 @@ def cc_trial(rng, d, iid, turns):
             if not last: msgs.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": tool_output(rng)}]})
 
 
+# Trial lengths cycle through this list, so a small job and a large one hold the same largest trials of each scaffold:
+# peak memory then shows whether it grows with the number of trials (it must not), not with the luck of the draw.
+TURNS = [150, 150, 20, 110, 45, 130, 70, 95, 30]
+
+
 def make_job(dest: Path, size_mb: float, seed=0):
     "A Harbor job of about size_mb MB: half openhands-sdk, half claude-code trials."
     rng, total, n = random.Random(seed), 0, 0
@@ -92,7 +98,7 @@ def make_job(dest: Path, size_mb: float, seed=0):
         reward = 1.0 if rng.random() < 0.7 else 0.0
         (d / "result.json").write_text(json.dumps({"verifier_result": {"rewards": {"reward": reward}}, "exception_info": None}))
         rewards[str(reward)].append(d.name)
-        (oh_trial if scaffold == "openhands-sdk" else cc_trial)(rng, d, iid, rng.randrange(20, 151))
+        (oh_trial if scaffold == "openhands-sdk" else cc_trial)(rng, d, iid, TURNS[n % len(TURNS)])
         total += (d / "agent" / "litellm-trajectory.jsonl").stat().st_size
         n += 1
     (dest / "result.json").write_text(json.dumps({"stats": {"evals": {"bench": {"reward_stats": {"reward": rewards}}}}}))

@@ -272,6 +272,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'sft_nb.scaffolds.agent_type': ('scaffolds.html#agent_type', 'sft_nb/scaffolds.py'),
                                   'sft_nb.scaffolds.anthropic_message': ('scaffolds.html#anthropic_message', 'sft_nb/scaffolds.py'),
                                   'sft_nb.scaffolds.anthropic_to_openai': ('scaffolds.html#anthropic_to_openai', 'sft_nb/scaffolds.py'),
+                                  'sft_nb.scaffolds.atif_conversation': ('scaffolds.html#atif_conversation', 'sft_nb/scaffolds.py'),
                                   'sft_nb.scaffolds.atif_messages': ('scaffolds.html#atif_messages', 'sft_nb/scaffolds.py'),
                                   'sft_nb.scaffolds.call_to_conversation': ('scaffolds.html#call_to_conversation', 'sft_nb/scaffolds.py'),
                                   'sft_nb.scaffolds.check_all': ('scaffolds.html#check_all', 'sft_nb/scaffolds.py'),

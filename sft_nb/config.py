@@ -255,10 +255,10 @@ class Config:
     def im_data_dir(self)->Path: return self.artifacts/"data"/"im_data"
 
     def resolve(self, p:str|None)->Path|None:
-        "A path from the config: absolute as is, relative to the config's folder."
+        "A path from the config: absolute as is, relative to the config's folder; normalized (no `..`)."
         if p is None: return None
         p = Path(os.path.expanduser(str(p)))
-        return p if p.is_absolute() else self.root/p
+        return Path(os.path.normpath(p if p.is_absolute() else self.root/p))
 
     @property
     def output_dir(self)->Path:
@@ -309,7 +309,7 @@ def load_config(path:str|Path="config.yaml", # the config file
                 run_name:str|None=None, # force a run name (otherwise experiment.run_name or <name>-<time>)
                )->Config:
     "Load, override and check `config.yaml`; raise `ConfigError` listing every problem."
-    path = Path(path).expanduser().absolute()
+    path = Path(os.path.normpath(Path(path).expanduser().absolute()))  # `nbs/../config.yaml` (JupyterLab's cwd) is recorded as `config.yaml`
     if not path.is_file(): raise ConfigError([Problem(str(path), "config file not found", "pass --config PATH to an existing config.yaml")])
     doc = read_yaml(path) or {}
     applied = {}

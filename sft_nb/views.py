@@ -195,13 +195,14 @@ def browse(table, # from `overview`
         try: rows, query.description = (table.query(query.value) if query.value.strip() else table), "filter"
         except Exception: rows, query.description = table, "filter (!)"
         pick.options = [(f"{i}: {r.instance_id}  {r.tokens} tokens, {r.turns} turns, {r.tool_errors} tool errors", i) for i, r in rows.iterrows()]
+        if pick.value is None and pick.options: pick.value = pick.options[0][1]  # show a conversation at once, not an empty picker
     def show(*_):
         out.clear_output()
         if pick.value is None: return
         with out: display(show_conversation(convs[pick.value], f"#{pick.value} {convs[pick.value]['instance_id']}") if view.value == "turns"
                           else mask_view(encoder, convs[pick.value]["lf"], f"#{pick.value} {encoder.name}"))
     query.observe(refresh, "value"); pick.observe(show, "value"); view.observe(show, "value")
-    refresh(); show()
+    refresh()
     return W.VBox([query, W.HBox([pick, view]), out])
 
 # %% ../nbs/10b_views.ipynb #fc58c422

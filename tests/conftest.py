@@ -1,5 +1,5 @@
 "Shared fixtures: a throwaway project folder with the repo's config.yaml, the shipped DeepSpeed configs and the demo built once."
-import shutil, subprocess, sys
+import os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 
@@ -34,3 +34,16 @@ def copy_project(project: Path, dest: Path) -> Path:
 def own_project(project, tmp_path_factory) -> Path:
     "A project of this test module's own: for tests that write runtime_info.output or the run index, which others must not see."
     return copy_project(project, tmp_path_factory.mktemp("own_project"))
+
+
+def debian_chromium() -> tuple[str | None, str]:
+    "Debian's chromium binary, installed with apt-get when missing: (path, '') or (None, why it could not be installed)."
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(exe).exists():
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for argv in (["apt-get", "update"],
+                     ["apt-get", "install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=600", "chromium", "fonts-dejavu-core"]):
+            try: r = run(argv, env=env, timeout=1800)
+            except (OSError, subprocess.TimeoutExpired) as e: return None, f"{' '.join(argv)}: {e}"
+            if r.returncode: return None, f"{' '.join(argv)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    return (exe, "") if Path(exe).exists() else (None, f"{exe} missing after installing chromium")

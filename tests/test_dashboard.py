@@ -5,7 +5,7 @@ Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe
 import base64, fcntl, json, os, shutil, subprocess, threading, time
 from pathlib import Path
 import pytest
-from conftest import run
+from conftest import run, debian_chromium
 from sft_nb.config import load_config
 from sft_nb.train import write_train_yaml
 from sft_nb.archive import archive_run
@@ -19,14 +19,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     "Debian's chromium; installed with apt-get when missing (the test fails, never skips, if that fails)."
-    exe = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(exe).exists():
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for argv in (["apt-get", "update"],
-                     ["apt-get", "install", "-y", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=600", "chromium", "fonts-dejavu-core"]):
-            r = run(argv, env=env, timeout=1800)
-            assert r.returncode == 0, f"{' '.join(argv)} failed; the dashboard test needs Debian's chromium:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
-    assert Path(exe).exists(), f"{exe} missing after installing chromium"
+    exe, why = debian_chromium()
+    assert exe, f"the dashboard test needs Debian's chromium: {why}"
     return exe
 
 

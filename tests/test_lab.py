@@ -1,0 +1,144 @@
+"""JupyterLab as people open it: a fresh clone of this repo with the setup's clean filter, `start_lab` (what `make lab`
+runs) serving it, and a real Chromium (Debian's, driven by Playwright) opening each user notebook, running all cells
+and saving it. Asserted there: no error output, progress bars drawn as widgets (not `HBox(...)` text), the plots
+loaded, the label mask colored, the training run archived, and `git diff` empty after saving the notebooks with their
+outputs. Screenshots land in the test's temp dir (path printed)."""
+import json, os, re, shutil, subprocess, sys, time
+from pathlib import Path
+import pytest
+from conftest import REPO, BIN, run, debian_chromium
+from sft_nb.lab import KERNEL, kernel_dir, start_lab
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio"]
+MAX_STEPS = 4  # the train notebook's run: a few steps of the demo model
+
+
+@pytest.fixture(scope="module")
+def browser():
+    "Headless Debian Chromium under Playwright (installed with pip when missing; it is in the dev extra)."
+    exe, why = debian_chromium()
+    if not exe: pytest.skip(f"Debian's chromium cannot be installed here: {why}")
+    try: import playwright  # noqa: F401
+    except ImportError:
+        r = run([sys.executable, "-m", "pip", "install", "-q", "playwright"])
+        assert r.returncode == 0, f"pip install playwright failed:\n{r.stderr[-3000:]}"
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def clone(project, tmp_path_factory) -> Path:
+    """A fresh clone of this repo (uncommitted changes to tracked files applied and committed), sharing the venv, with the
+    setup's clean filter installed, the demo copied in, and `max_steps` set low for the train notebook."""
+    d = tmp_path_factory.mktemp("lab") / "repo"
+    assert run(["git", "clone", "-q", REPO, d]).returncode == 0
+    diff = subprocess.run(["git", "-C", REPO, "diff", "HEAD", "--binary"], capture_output=True, check=True).stdout
+    if diff:
+        subprocess.run(["git", "-C", d, "apply", "--whitespace=nowarn"], input=diff, check=True)
+        subprocess.run(["git", "-C", d, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "working tree"], check=True)
+    (d / ".venv").symlink_to(BIN.parent)
+    r = run(["make", "-C", d, "strip-filter"])  # the setup's own target (it installs nothing)
+    assert r.returncode == 0, r.stderr
+    shutil.copytree(project / "artifacts/demo", d / "artifacts/demo")
+    cfg = d / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("      logging_steps: 1\n", f"      logging_steps: 1\n      max_steps: {MAX_STEPS}\n", 1))
+    return d
+
+
+@pytest.fixture(scope="module")
+def lab(clone, tmp_path_factory):
+    "JupyterLab on the clone, started as `make lab` starts it, its kernels importing the clone's sft_nb."
+    assert (kernel_dir(BIN.parent) / "kernel.json").exists(), "make setup installs the project kernel into the venv"
+    home = tmp_path_factory.mktemp("jupyter")
+    env = {**os.environ, "PYTHONPATH": str(clone), "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
+    server = start_lab(clone, env=env, log=home / "lab.log")
+    yield server
+    server.stop()
+
+
+def open_notebook(browser, lab, nb: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(lab.url(nb))
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
+    try: page.wait_for_function(f"document.querySelector('.jp-KernelName')?.textContent.includes('{KERNEL}') && "
+                                "document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status == 'idle'", timeout=60_000)
+    except Exception:
+        page.screenshot(path=f"/tmp/lab_debug_{Path(nb).stem}.png"); raise
+    return page
+
+
+def run_all(page, timeout: float):
+    "Run > Run All Cells, as a person clicks it; wait until every code cell ran (or one failed) and the kernel is idle."
+    menu(page, "Run", "runmenu:run-all")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(1)
+        prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputPrompt", "els => els.map(e => e.textContent.trim())")
+        errors = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count()
+        busy = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() == 0
+        if not busy and ("[*]:" not in prompts) and (all(re.fullmatch(r"\[\d+\]:", p) for p in prompts) or errors):
+            return prompts
+    raise AssertionError(f"Run All did not finish in {timeout} s; prompts: {prompts}")
+
+
+def menu(page, top: str, command: str):
+    "Click a menu bar entry, then the item of `command`, as a person does."
+    page.click(f".lm-MenuBar-itemLabel:text-is('{top}')")
+    page.click(f".lm-Menu-item[data-command='{command}']")
+
+
+def save(page, path: Path) -> dict:
+    "File > Save Notebook; wait until the file holds outputs; return it."
+    menu(page, "File", "docmanager:save")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        nb = json.loads(path.read_text())
+        if any(c.get("outputs") for c in nb["cells"]): return nb
+        time.sleep(0.5)
+    raise AssertionError(f"{path} was not saved with its outputs")
+
+
+def assert_no_outputs_in_git(clone: Path, nb: str):
+    """`git diff` shows nothing for a notebook saved with outputs, and `git add` stages nothing (`git status` may list it
+    until then: git takes a changed size for a change without running the filter)."""
+    assert run(["git", "-C", clone, "diff", "--stat", "--", nb]).stdout == "", f"{nb}: saving it with outputs shows in git diff"
+    assert run(["git", "-C", clone, "add", "--", nb]).returncode == 0
+    assert run(["git", "-C", clone, "diff", "--cached", "--stat"]).stdout == "", f"{nb}: git add staged its outputs"
+
+
+def error_outputs(page) -> list[str]:
+    return page.eval_on_selector_all(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']", "els => els.map(e => e.innerText)")
+
+
+def shoot(page, tmp: Path, name: str, selector: str | None = None) -> Path:
+    "A screenshot of the page with `selector` (the first match) scrolled into view."
+    if selector: page.locator(selector).first.scroll_into_view_if_needed()
+    time.sleep(0.5)
+    path = tmp / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def test_explore_notebook_runs_clean_in_jupyterlab(browser, lab, clone, tmp_path):
+    page = open_notebook(browser, lab, "nbs/explore.ipynb")  # it opens on the project kernel, idle
+    prompts = run_all(page, timeout=150)
+    assert error_outputs(page) == [] and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), prompts
+    text = page.inner_text(".jp-Notebook")
+    assert not re.search(r"^HBox\(", text, re.M), "a progress bar fell back to its text form"
+    assert page.locator(".jp-OutputArea-output .widget-hprogress, .jp-OutputArea-output .jupyter-widgets .widget-progress").count() >= 1
+    shots = [shoot(page, tmp_path, "explore_overview", ".jp-OutputArea-output img")]
+    imgs = page.eval_on_selector_all(".jp-OutputArea-output img", "els => els.map(e => [e.complete, e.naturalWidth])")
+    assert imgs and all(ok and w > 0 for ok, w in imgs), f"plots not loaded: {imgs}"
+    green = page.eval_on_selector_all(".jp-OutputArea-output span", "els => els.filter(e => getComputedStyle(e).backgroundColor == 'rgb(201, 242, 199)').length")
+    assert green > 10, "the label mask shows trained tokens in green"
+    shots.append(shoot(page, tmp_path, "explore_browse", ".jp-OutputArea-output .widget-dropdown"))
+    shots.append(shoot(page, tmp_path, "explore_mask", ".jp-OutputArea-output span[style*='c9f2c7']"))
+    saved = save(page, clone / "nbs/explore.ipynb")
+    assert sum(len(c.get("outputs", [])) for c in saved["cells"]) > 10, "the notebook was saved with its outputs"
+    assert_no_outputs_in_git(clone, "nbs/explore.ipynb")
+    print("screenshots:", *shots)

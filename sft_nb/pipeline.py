@@ -58,6 +58,7 @@ def run_step(cfg:Config, # a loaded config
              result:RunResult|None=None, # the run so far (a new one if None)
              quiet:bool=False, # don't print summaries
              force:bool=False, # reconvert even when STEP 0's outputs are current
+             progress:bool=False, # STEP 2 in a notebook: a progress bar and the log's last lines, not the whole log
             )->RunResult:
     "Run one step under its lock (STEP 0-1: the data lock; STEP 2-3: the run lock) and record what it gave."
     if step not in STEPS: raise ValueError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
@@ -69,7 +70,7 @@ def run_step(cfg:Config, # a loaded config
         return r
     lock = run_lock(cfg)
     try:
-        if step == "train": r.started = time.time(); r.launch = launch(cfg, write_train_yaml(cfg))
+        if step == "train": r.started = time.time(); r.launch = launch(cfg, write_train_yaml(cfg), progress=progress)
         else: write_results(r, quiet)
     finally: lock.release()
     return r

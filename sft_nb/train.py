@@ -14,7 +14,7 @@ from .lfargs import dump_yaml, train_args
 
 # %% auto #0
 __all__ = ['write_train_yaml', 'venv_bin', 'launch_env', 'LaunchResult', 'TrainingFailed', 'last_traceback', 'read_rank_errors',
-           'stream_process', 'stop_group', 'launch']
+           'stream_process', 'stop_group', 'launch', 'LogProgress']
 
 # %% ../nbs/06_train.ipynb #623e1ae6
 def write_train_yaml(cfg:Config, # a loaded config
@@ -124,6 +124,7 @@ def stop_group(proc:subprocess.Popen, grace:float=30)->None:
 def launch(cfg:Config, # a loaded config
            yaml_path:Path, # from `write_train_yaml`
            check:bool=True, # raise `TrainingFailed` on a non-zero exit
+           progress:bool=False, # in a notebook: a progress bar and the log's last lines instead of the whole output
           )->LaunchResult:
     "STEP 2b: run `llamafactory-cli train` on `yaml_path` through torchrun, streaming and logging its output."
     stamp, logs = timestamp(), cfg.artifacts/"logs"
@@ -131,8 +132,68 @@ def launch(cfg:Config, # a loaded config
     cli = venv_bin()/"llamafactory-cli"
     _check_argv_paths(yaml_path, cli, rank_logs)
     argv = [str(cli), "train", str(yaml_path)]
-    t0 = time.time()
-    rc = stream_process(argv, launch_env(cfg, error_file, rank_logs=rank_logs), cfg.root, log_path)
+    t0, echo = time.time(), None
+    if progress: print(f"full log: {log_path}", flush=True); echo = LogProgress(cfg.output_dir/"trainer_log.jsonl")
+    try: rc = stream_process(argv, launch_env(cfg, error_file, rank_logs=rank_logs), cfg.root, log_path, echo)
+    finally:
+        if echo: echo.close()
     res = LaunchResult(rc, log_path, cfg.output_dir, round(time.time() - t0, 1), Path(yaml_path), read_rank_errors(rank_logs, error_file) if rc else [])
     if rc and check: raise TrainingFailed(res)
     return res
+
+# %% ../nbs/06_train.ipynb #f39349ed
+class LogProgress:
+    "A file-like `echo` for `stream_process`: a tqdm bar fed by LLaMA-Factory's `trainer_log.jsonl` and the output's last lines, redrawn in place."
+    def __init__(self, trainer_log:Path, # <output_dir>/trainer_log.jsonl, written as the run logs steps
+                 tail:int=12, # how many of the last output lines to show
+                 every:float=1.0, # seconds between redraws
+                ):
+        from collections import deque
+        from tqdm.auto import tqdm
+        from IPython.display import display, Pretty
+        self.trainer_log, self.every, self._pretty = Path(trainer_log), every, Pretty
+        self.lines, self.partial, self.offset, self.last, self.loss = deque(maxlen=tail), "", 0, 0.0, None
+        self.bar = tqdm(total=None, desc="training", unit="step", dynamic_ncols=True)
+        self.handle = display(Pretty(""), display_id=True)
+
+    def write(self, text:str):
+        "Take a piece of the output (lines may be split across pieces; `\\r` redraws keep their last state)."
+        *done, self.partial = (self.partial + text).split("\n")
+        self.partial = self.partial.rsplit("\r", 1)[-1]
+        self.lines.extend(s for l in done if (s := l.rstrip("\r").rsplit("\r", 1)[-1].rstrip()))
+        if time.time() - self.last >= self.every: self.redraw()
+
+    def flush(self): pass
+
+    def text(self)->str:
+        "The last lines of the output."
+        return "\n".join([*self.lines, *([self.partial] if self.partial.strip() else [])][-self.lines.maxlen:])
+
+    def _records(self)->list[dict]:
+        "The complete records `trainer_log.jsonl` gained since the last read."
+        try:
+            with open(self.trainer_log, "rb") as f:
+                if f.seek(0, 2) < self.offset: self.offset = 0  # a new run replaced the file
+                f.seek(self.offset); data = f.read()
+        except OSError: return []
+        data = data[:data.rfind(b"\n") + 1]; self.offset += len(data)
+        out = []
+        for line in data.splitlines():
+            try: out.append(json.loads(line))
+            except ValueError: pass
+        return out
+
+    def redraw(self):
+        "Move the bar to the last logged step and show the output's tail."
+        self.last = time.time()
+        for r in self._records():
+            if r.get("total_steps") and self.bar.total != r["total_steps"]: self.bar.reset(total=r["total_steps"])
+            if isinstance(r.get("current_steps"), int): self.bar.update(r["current_steps"] - self.bar.n)
+            if r.get("loss") is not None: self.loss = r["loss"]
+        if self.loss is not None: self.bar.set_postfix(loss=f"{self.loss:.4g}", refresh=False)
+        self.bar.refresh()
+        self.handle.update(self._pretty(self.text()))
+
+    def close(self):
+        "Last redraw; the bar stays (red in JupyterLab if the run stopped short)."
+        self.redraw(); self.bar.close()

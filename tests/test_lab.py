@@ -11,7 +11,7 @@ from sft_nb.lab import KERNEL, kernel_dir, start_lab
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio"]
-MAX_STEPS = 4  # the train notebook's run: a few steps of the demo model
+MAX_STEPS = 2  # the train notebook's run: two steps of the demo model (startup dominates its time)
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +117,8 @@ def error_outputs(page) -> list[str]:
 
 def shoot(page, tmp: Path, name: str, selector: str | None = None) -> Path:
     "A screenshot of the page with `selector` (the first match) scrolled into view."
-    if selector: page.locator(selector).first.scroll_into_view_if_needed()
-    time.sleep(0.5)
+    if selector: page.locator(selector).first.evaluate("e => e.scrollIntoView({block: 'center'})")
+    time.sleep(1)
     path = tmp / f"{name}.png"
     page.screenshot(path=str(path))
     return path
@@ -141,4 +141,29 @@ def test_explore_notebook_runs_clean_in_jupyterlab(browser, lab, clone, tmp_path
     saved = save(page, clone / "nbs/explore.ipynb")
     assert sum(len(c.get("outputs", [])) for c in saved["cells"]) > 10, "the notebook was saved with its outputs"
     assert_no_outputs_in_git(clone, "nbs/explore.ipynb")
+    print("screenshots:", *shots)
+
+
+def test_train_notebook_shows_progress_and_archives_in_jupyterlab(browser, lab, clone, tmp_path):
+    page = open_notebook(browser, lab, "nbs/train.ipynb")
+    prompts = run_all(page, timeout=300)
+    assert error_outputs(page) == [] and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), (prompts, error_outputs(page))
+    assert not re.search(r"^HBox\(", page.inner_text(".jp-Notebook"), re.M), "a progress bar fell back to its text form"
+    train = page.locator(".jp-CodeCell", has_text="progress=True")
+    shots = [shoot(page, tmp_path, "train_progress", ".jp-CodeCell:has-text('progress=True') .jp-OutputArea")]
+    out = train.locator(".jp-OutputArea").inner_text()
+    assert train.locator(".widget-hprogress, .widget-progress").count() == 1, "the training cell draws one progress bar widget"
+    assert f"{MAX_STEPS}/{MAX_STEPS}" in out and "loss=" in out, out
+    log = Path(re.search(r"full log: (\S+)", out).group(1))
+    assert log.exists() and len(log.read_text().splitlines()) > 3 * len(out.splitlines()), "the cell shows the log's tail, the file keeps all of it"
+    imgs = page.eval_on_selector_all(".jp-OutputArea-output img", "els => els.map(e => [e.complete, e.naturalWidth])")
+    assert imgs and all(ok and w > 0 for ok, w in imgs), f"plots not loaded: {imgs}"
+    shots.append(shoot(page, tmp_path, "train_results", ".jp-OutputArea-output img"))
+    runs = [p.parent for p in (clone / "artifacts/runs").glob("*/output.json")]
+    assert len(runs) == 1, "the run is archived"
+    for recorded in (clone / "config.yaml", clone / "artifacts/index.yaml", runs[0] / "output.json"):
+        assert "/../" not in recorded.read_text() and str(clone) in recorded.read_text(), f"{recorded} records unresolved paths"
+    saved = save(page, clone / "nbs/train.ipynb")
+    assert sum(len(c.get("outputs", [])) for c in saved["cells"]) > 5
+    assert_no_outputs_in_git(clone, "nbs/train.ipynb")
     print("screenshots:", *shots)

@@ -167,3 +167,27 @@ def test_train_notebook_shows_progress_and_archives_in_jupyterlab(browser, lab, 
     assert sum(len(c.get("outputs", [])) for c in saved["cells"]) > 5
     assert_no_outputs_in_git(clone, "nbs/train.ipynb")
     print("screenshots:", *shots)
+
+
+def test_sft_nb_lab_prints_a_working_url_and_stops_on_ctrl_c(tmp_path):
+    "`sft-nb lab` (what `make lab` runs) as root: it prints a URL whose token opens the API, only on 127.0.0.1, and Ctrl-C stops it."
+    import signal, urllib.error, urllib.request
+    from sft_nb.lab import free_port
+    port = free_port(8931)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    proc = subprocess.Popen([BIN / "sft-nb", "lab", "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = next(l.strip() for l in proc.stdout if "token=" in l)
+        assert url.startswith(f"http://127.0.0.1:{port}/lab/tree/nbs/explore.ipynb?token=")
+        token = url.split("token=")[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernelspecs?token={token}", timeout=10) as r:
+            assert json.load(r)["default"] == KERNEL
+        with pytest.raises(urllib.error.HTTPError, match="403"): urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernelspecs", timeout=10)
+        cmdlines = []
+        for c in Path("/proc").glob("[0-9]*/cmdline"):
+            try: cmdlines.append(c.read_bytes())
+            except OSError: pass
+        assert not any(token.encode() in c for c in cmdlines), "the token is on a command line (ps shows it)"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0

@@ -61,18 +61,28 @@ def lab(clone, tmp_path_factory):
     server.stop()
 
 
-def open_notebook(browser, lab, nb: str):
+@pytest.fixture
+def page(browser, lab):
+    "A browser tab; afterwards closed and the server's kernels shut down (each holds LLaMA-Factory and torch in memory)."
+    import urllib.request
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(lab.url(nb))
+    yield page
+    page.close()
+    api = f"http://127.0.0.1:{lab.port}/api/sessions"
+    for s in json.load(urllib.request.urlopen(f"{api}?token={lab.token}")):
+        urllib.request.urlopen(urllib.request.Request(f"{api}/{s['id']}?token={lab.token}", method="DELETE"))
+
+
+def open_notebook(page, lab, nb: str):
+    "Open `nb` alone (`reset`: not with the notebooks an earlier tab left open); wait until its kernel, the project's, is idle."
+    page.goto(lab.url(nb) + "&reset")
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
-    try: page.wait_for_function(f"document.querySelector('.jp-KernelName')?.textContent.includes('{KERNEL}') && "
-                                "document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status == 'idle'", timeout=60_000)
-    except Exception:
-        page.screenshot(path=f"/tmp/lab_debug_{Path(nb).stem}.png"); raise
-    return page
+    page.wait_for_function(f"document.querySelectorAll('.jp-NotebookPanel').length == 1 && "
+                           f"document.querySelector('.jp-KernelName')?.textContent.includes('{KERNEL}') && "
+                           "document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status == 'idle'", timeout=90_000)
 
 
-def run_all(page, timeout: float):
+def run_all(page, timeout: float, shots: Path):
     "Run > Run All Cells, as a person clicks it; wait until every code cell ran (or one failed) and the kernel is idle."
     menu(page, "Run", "runmenu:run-all")
     deadline = time.time() + timeout
@@ -83,7 +93,8 @@ def run_all(page, timeout: float):
         busy = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() == 0
         if not busy and ("[*]:" not in prompts) and (all(re.fullmatch(r"\[\d+\]:", p) for p in prompts) or errors):
             return prompts
-    raise AssertionError(f"Run All did not finish in {timeout} s; prompts: {prompts}")
+    page.screenshot(path=str(shots / "run_all_timeout.png"))
+    raise AssertionError(f"Run All did not finish in {timeout} s; prompts: {prompts}; screenshot in {shots}")
 
 
 def menu(page, top: str, command: str):
@@ -97,7 +108,8 @@ def save(page, path: Path) -> dict:
     menu(page, "File", "docmanager:save")
     deadline = time.time() + 30
     while time.time() < deadline:
-        nb = json.loads(path.read_text())
+        try: nb = json.loads(path.read_text())
+        except ValueError: nb = {"cells": []}  # being written
         if any(c.get("outputs") for c in nb["cells"]): return nb
         time.sleep(0.5)
     raise AssertionError(f"{path} was not saved with its outputs")
@@ -124,9 +136,9 @@ def shoot(page, tmp: Path, name: str, selector: str | None = None) -> Path:
     return path
 
 
-def test_explore_notebook_runs_clean_in_jupyterlab(browser, lab, clone, tmp_path):
-    page = open_notebook(browser, lab, "nbs/explore.ipynb")  # it opens on the project kernel, idle
-    prompts = run_all(page, timeout=150)
+def test_explore_notebook_runs_clean_in_jupyterlab(page, lab, clone, tmp_path):
+    open_notebook(page, lab, "nbs/explore.ipynb")  # it opens on the project kernel, idle
+    prompts = run_all(page, timeout=150, shots=tmp_path)
     assert error_outputs(page) == [] and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), prompts
     text = page.inner_text(".jp-Notebook")
     assert not re.search(r"^HBox\(", text, re.M), "a progress bar fell back to its text form"
@@ -144,9 +156,9 @@ def test_explore_notebook_runs_clean_in_jupyterlab(browser, lab, clone, tmp_path
     print("screenshots:", *shots)
 
 
-def test_train_notebook_shows_progress_and_archives_in_jupyterlab(browser, lab, clone, tmp_path):
-    page = open_notebook(browser, lab, "nbs/train.ipynb")
-    prompts = run_all(page, timeout=300)
+def test_train_notebook_shows_progress_and_archives_in_jupyterlab(page, lab, clone, tmp_path):
+    open_notebook(page, lab, "nbs/train.ipynb")
+    prompts = run_all(page, timeout=300, shots=tmp_path)
     assert error_outputs(page) == [] and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), (prompts, error_outputs(page))
     assert not re.search(r"^HBox\(", page.inner_text(".jp-Notebook"), re.M), "a progress bar fell back to its text form"
     train = page.locator(".jp-CodeCell", has_text="progress=True")

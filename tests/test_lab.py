@@ -149,7 +149,8 @@ def test_explore_notebook_runs_clean_in_jupyterlab(page, lab, clone, tmp_path):
     green = page.eval_on_selector_all(".jp-OutputArea-output span", "els => els.filter(e => getComputedStyle(e).backgroundColor == 'rgb(201, 242, 199)').length")
     assert green > 10, "the label mask shows trained tokens in green"
     shots.append(shoot(page, tmp_path, "explore_browse", ".jp-OutputArea-output .widget-dropdown"))
-    shots.append(shoot(page, tmp_path, "explore_mask", ".jp-OutputArea-output span[style*='c9f2c7']"))
+    assert page.locator(".jp-OutputArea-output .widget-output", has_text=re.compile(r"#0 \S+")).count() == 1, "browse() shows the first conversation at once"
+    shots.append(shoot(page, tmp_path, "explore_mask", ":nth-match(.jp-OutputArea-output span[style*='c9f2c7'], 4)"))
     saved = save(page, clone / "nbs/explore.ipynb")
     assert sum(len(c.get("outputs", [])) for c in saved["cells"]) > 10, "the notebook was saved with its outputs"
     assert_no_outputs_in_git(clone, "nbs/explore.ipynb")

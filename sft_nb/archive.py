@@ -9,29 +9,20 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from filelock import FileLock
 from ruamel.yaml import YAML
-from .core import atomic_write_text, atomic_write_json, check_safe_name, checkpoint_dirs, read_json, round_trip_yaml
+from .core import REDACTED, atomic_write_text, atomic_write_json, check_safe_name, is_secret_name, checkpoint_dirs, read_json, round_trip_yaml
 from .config import Config, load_config, read_yaml, to_plain
 from .lfargs import TRAIN_DEFAULTS, dump_yaml
 from .results import (EMA_ALPHA, ema, run_health, run_output, run_table, verdict_table, health_verdicts, health_level, throughput,
                             write_health)
 
 # %% auto #0
-__all__ = ['REDACTED', 'SECRET_NAME', 'NOT_SECRET', 'PACKAGES', 'RUN_FILES', 'TEXT_SUFFIXES', 'INDEX_HPARAMS', 'RUNS_COLUMNS',
-           'RUN_SPECIFIC', 'is_secret_name', 'scrub', 'redact', 'known_secrets', 'config_snapshot', 'resolved_config',
-           'package_versions', 'git_commit', 'provenance', 'run_logs', 'papermill_notebook', 'run_files', 'store_file',
-           'read_index', 'update_index', 'index_entry', 'write_manifest', 'archive_run', 'config_for_run', 'runs_table',
-           'format_runs', 'run_dir', 'run_config', 'config_diff', 'run_metrics', 'plot_comparison', 'Comparison',
-           'compare_runs']
+__all__ = ['PACKAGES', 'RUN_FILES', 'TEXT_SUFFIXES', 'INDEX_HPARAMS', 'RUNS_COLUMNS', 'RUN_SPECIFIC', 'scrub', 'redact',
+           'known_secrets', 'config_snapshot', 'resolved_config', 'package_versions', 'git_commit', 'provenance',
+           'run_logs', 'papermill_notebook', 'run_files', 'store_file', 'read_index', 'update_index', 'index_entry',
+           'write_manifest', 'archive_run', 'config_for_run', 'runs_table', 'format_runs', 'run_dir', 'run_config',
+           'config_diff', 'run_metrics', 'plot_comparison', 'Comparison', 'compare_runs']
 
 # %% ../nbs/11_archive.ipynb #6e56a5dc
-REDACTED = "<redacted>"
-SECRET_NAME = re.compile(r"key|token|secret|passw|credential", re.I)
-NOT_SECRET = {"dataset_key"}  # names that match SECRET_NAME but never hold a secret
-
-def is_secret_name(name)->bool:
-    "True for a key or variable name that may hold a secret."
-    return str(name).rsplit(".", 1)[-1] not in NOT_SECRET and bool(SECRET_NAME.search(str(name)))
-
 def scrub(text:str, secrets:list[str])->str:
     "`text` with every occurrence of each secret replaced by <redacted>."
     for s in sorted(secrets, key=len, reverse=True): text = text.replace(s, REDACTED)
@@ -222,7 +213,8 @@ def config_for_run(config_path:Path, # the config.yaml
     name = run_name or out.get("run_name")
     if not name: raise ValueError(f"no run to archive: {config_path} has no runtime_info.output.run_name; pass --run-name")
     if overrides is None:
-        overrides = [f"{k}={json.dumps(v)}" for k, v in (out.get("overrides") or {}).items()] if str(out.get("run_name")) == str(name) else []
+        recorded = (out.get("overrides") or {}) if str(out.get("run_name")) == str(name) else {}
+        overrides = [f"{k}={json.dumps(v)}" for k, v in recorded.items() if v != REDACTED]  # secrets come from the environment
     return load_config(config_path, overrides, run_name=str(name))
 
 # %% ../nbs/11_archive.ipynb #48c69c29

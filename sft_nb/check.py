@@ -18,12 +18,13 @@ from .plan import plan as make_plan
 from .sources import source_findings
 
 # %% auto #0
-__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'TUNABLE_KEYS', 'LF_PARSE', 'RUN_SPECIFIC',
-           'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates', 'check_training_keys',
-           'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning', 'check_template',
-           'check_checkpoints', 'visible_gpus', 'check_experiment', 'check_deepspeed_file', 'check_infrastructure',
-           'check_data', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable', 'parse_key',
-           'lf_parse', 'check_lf_parser', 'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
+__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'HUB_ID', 'TUNABLE_KEYS', 'LF_PARSE',
+           'RUN_SPECIFIC', 'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates',
+           'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning',
+           'check_template', 'check_checkpoints', 'visible_gpus', 'check_experiment', 'check_deepspeed_file',
+           'check_infrastructure', 'check_data', 'hub_offline', 'in_hub_cache', 'check_model_path', 'manifest_stamp',
+           'check_arithmetic', 'current_value', 'check_tunable', 'parse_key', 'lf_parse', 'check_lf_parser',
+           'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
 
 # %% ../nbs/06b_check.ipynb #268d7a3d
 T = f"{INPUT}.training"
@@ -190,13 +191,37 @@ def check_data(cfg:Config)->list[Finding]:
             out.append(error(f"{INPUT}.dataset.name", f"registered {cfg.dataset_key!r} points at {f}, which is missing or empty", "rerun STEP 0 (sft-nb dataprep)"))
         elif (recorded := manifest_stamp(cfg, f)) is not None and recorded != file_stamp(f):
             out.append(error(f"{INPUT}.dataset.name", f"{f} is not the file its conversion manifest recorded (changed or replaced since)", "rerun STEP 0 with --force"))
-    mp = cfg.model.model_name_or_path
-    if mp != "demo" and cfg.resolve(mp).is_dir():
-        m = cfg.resolve(mp)
-        if not (m/"config.json").exists(): out.append(error(f"{INPUT}.model.model_name_or_path", f"{m} has no config.json", "point it at a model folder"))
+    return out + check_model_path(cfg, os.environ)
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+def hub_offline(env:dict)->bool:
+    "Whether the Hub may not be reached: `HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE` set to 1/true."
+    return any(str(env.get(v, "")).lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+def in_hub_cache(repo_id:str)->bool:
+    "Whether the model's config.json is in the local Hub cache (no network)."
+    from huggingface_hub import try_to_load_from_cache
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+def check_model_path(cfg:Config, # a loaded config
+                     env:dict, # the environment (for HF_HUB_OFFLINE)
+                    )->list[Finding]:
+    "A model path must exist and hold a model; a Hub id must look like `org/name` and, offline, be in the local cache."
+    mp, k = cfg.model.model_name_or_path, f"{INPUT}.model.model_name_or_path"
+    if mp == "demo": return []
+    m = cfg.resolve(mp)
+    if m.is_dir():
+        out = [] if (m/"config.json").exists() else [error(k, f"{m} has no config.json", "point it at a model folder")]
         if not any((m/f).exists() for f in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")):
-            out.append(error(f"{INPUT}.model.model_name_or_path", f"{m} has no tokenizer files", "copy the tokenizer into the model folder"))
-    return out
+            out.append(error(k, f"{m} has no tokenizer files", "copy the tokenizer into the model folder"))
+        return out
+    if mp.startswith(("/", "./", "../", "~")) or mp.count("/") > 1:
+        return [error(k, f"{m} does not exist", "point it at a local model folder, or give a Hub id like org/name")]
+    if not HUB_ID.match(mp): return [error(k, f"{mp!r} is neither a local folder nor a Hub id (org/name)", "point it at a model folder, or give a Hub id like Qwen/Qwen2.5-7B-Instruct")]
+    if hub_offline(env) and not in_hub_cache(mp):
+        return [error(k, f"{mp} is not in the local Hub cache and the Hub is offline (HF_HUB_OFFLINE=1)", f"download it first (huggingface-cli download {mp}) or point at a local folder")]
+    return []
 
 def manifest_stamp(cfg:Config, data_file:Path)->list|None:
     "[size, mtime] the conversion manifest recorded for `data_file` (None without a manifest or record)."

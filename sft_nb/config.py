@@ -8,13 +8,13 @@ import difflib, os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from ruamel.yaml import YAML
-from .core import check_safe_name, did_you_mean, timestamp
+from .core import REDACTED, check_safe_name, did_you_mean, is_secret_name, timestamp
 
 # %% auto #0
 __all__ = ['INPUT', 'SECTIONS', 'CHOICES', 'TRAINING_TYPES', 'Finding', 'error', 'warning', 'ConfigError', 'SourceCfg',
            'ConversionCfg', 'DatasetCfg', 'ModelCfg', 'InfrastructureCfg', 'ExperimentCfg', 'CredentialsCfg', 'coerce',
            'build_section', 'check_training', 'to_plain', 'parse_override', 'apply_override', 'Config', 'check_config',
-           'read_yaml', 'load_config', 'build_config']
+           'read_yaml', 'load_config', 'recorded_overrides', 'build_config']
 
 # %% ../nbs/01_config.ipynb #ecb06b6b
 INPUT = "runtime_info.input"
@@ -240,7 +240,7 @@ class Config:
     infrastructure: InfrastructureCfg
     experiment: ExperimentCfg
     credentials: CredentialsCfg
-    overrides: dict = field(default_factory=dict) # `--set` overrides applied, key path -> value
+    overrides: dict = field(default_factory=dict) # `--set` overrides applied, key path -> value (secrets as <redacted>)
     run_name: str = ""
     evolving: dict = field(default_factory=dict)  # the `evolving` section (tunable parameter ranges), as plain data
 
@@ -316,6 +316,11 @@ def load_config(path:str|Path="config.yaml", # the config file
     if run_name is not None: apply_override(doc, INPUT.split(".") + ["experiment", "run_name"], str(run_name))
     return build_config(path, doc, applied)
 
+def recorded_overrides(applied:dict, # key path -> value, as the overrides were applied
+                      )->dict: # what may be written down: secret values replaced by <redacted>
+    "The overrides as they are recorded in `runtime_info.output`, the archive and the index: never a secret value."
+    return {k: REDACTED if is_secret_name(k) and v is not None else v for k, v in to_plain(applied).items()}
+
 def build_config(path:Path, doc:dict, applied:dict)->Config:
     "Turn a parsed config document into a checked `Config`."
     problems = []
@@ -329,7 +334,7 @@ def build_config(path:Path, doc:dict, applied:dict)->Config:
     name = str((doc.get("meta_info") or {}).get("name") or "sft")
     exp = sections["experiment"]
     if exp.run_name is not None: exp.run_name = str(exp.run_name)
-    cfg = Config(path=path, name=name, training=training, overrides=to_plain(applied), **sections,
+    cfg = Config(path=path, name=name, training=training, overrides=recorded_overrides(applied), **sections,
                  run_name=exp.run_name or f"{name}-{timestamp()}", evolving=to_plain(doc.get("evolving") or {}))
     check_config(cfg, problems)
     if problems: raise ConfigError(problems)

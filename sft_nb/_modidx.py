@@ -274,6 +274,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sft_nb.results.format_health': ('results.html#format_health', 'sft_nb/results.py'),
                                 'sft_nb.results.health_level': ('results.html#health_level', 'sft_nb/results.py'),
                                 'sft_nb.results.health_verdicts': ('results.html#health_verdicts', 'sft_nb/results.py'),
+                                'sft_nb.results.loss_figure': ('results.html#loss_figure', 'sft_nb/results.py'),
                                 'sft_nb.results.parse_duration': ('results.html#parse_duration', 'sft_nb/results.py'),
                                 'sft_nb.results.plot_losses': ('results.html#plot_losses', 'sft_nb/results.py'),
                                 'sft_nb.results.read_log_history': ('results.html#read_log_history', 'sft_nb/results.py'),

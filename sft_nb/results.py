@@ -16,9 +16,9 @@ from .lfargs import TRAIN_DEFAULTS
 
 # %% auto #0
 __all__ = ['COLUMNS', 'EMA_ALPHA', 'HEALTH', 'FLAT_LR_SCHEDULERS', 'read_trainer_log', 'read_log_history', 'parse_duration',
-           'run_table', 'ema', 'epoch_ends', 'plot_losses', 'Verdict', 'verdict_table', 'health_verdicts', 'throughput',
-           'health_level', 'run_health', 'format_health', 'assess_run', 'write_health', 'wandb_run_id', 'run_output',
-           'write_run_output']
+           'run_table', 'ema', 'epoch_ends', 'loss_figure', 'plot_losses', 'Verdict', 'verdict_table',
+           'health_verdicts', 'throughput', 'health_level', 'run_health', 'format_health', 'assess_run', 'write_health',
+           'wandb_run_id', 'run_output', 'write_run_output']
 
 # %% ../nbs/07_results.ipynb #9ac23a2f
 def read_trainer_log(output_dir:Path)->list[dict]:
@@ -99,33 +99,41 @@ def _panel(ax, series:list[tuple], ylabel:str, ends:list, note:str="not logged")
     ax.xaxis.get_major_locator().set_params(integer=True)
     if any(st.get("label") for _, _, st in series): ax.legend(fontsize=8)
 
-def plot_losses(output_dir:Path, # a run's output dir (holding trainer_log.jsonl)
-                save_to:Path|None=None, # PNG path; default <output_dir>/loss_curves.png
-                title:str|None=None,
+def loss_figure(table, # from `run_table`
+                title:str="", # the title of the loss panel
                 ema_alpha:float=EMA_ALPHA, # smoothing of the loss curve: weight of the newest point
-               )->Path: # the PNG written
-    "Plot training loss (raw, EMA, eval), learning rate and grad norm per step, epochs marked; save and return the PNG."
+               ):
+    "Three panels against the step: loss (raw, EMA, eval), learning rate, grad norm, epoch ends dotted."
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    t = run_table(output_dir)
+    t = table
     tl, ev = t.dropna(subset=["loss"]), t.dropna(subset=["eval_loss"])
-    if tl.empty: raise ValueError(f"no loss logged in {Path(output_dir)/'trainer_log.jsonl'}")
     ends = epoch_ends(t)
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 3.8))
     _panel(a1, [(tl.step, tl.loss, dict(alpha=0.35, label="loss")), (tl.step, ema(list(tl.loss), ema_alpha), dict(label=f"loss (EMA {ema_alpha})")),
                 (ev.step, ev.eval_loss, dict(marker="o", label="eval loss"))], "loss", ends)
-    a1.set_title(title or Path(output_dir).name)
+    a1.set_title(title)
     lr = t.dropna(subset=["lr"])
     _panel(a2, [(lr.step, lr.lr, dict(color="tab:green"))], "learning rate", ends)
     a2.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     g = t.dropna(subset=["grad_norm"])
     _panel(a3, [(g.step, g.grad_norm, dict(color="tab:red"))], "grad norm", ends,
            note="grad_norm not logged yet\n(trainer_state.json: at checkpoints and at the end)")
-    fig.tight_layout()
+    fig.tight_layout(); plt.close(fig)
+    return fig
+
+def plot_losses(output_dir:Path, # a run's output dir (holding trainer_log.jsonl)
+                save_to:Path|None=None, # PNG path; default <output_dir>/loss_curves.png
+                title:str|None=None, # the loss panel's title; default the output dir's name
+                ema_alpha:float=EMA_ALPHA, # smoothing of the loss curve: weight of the newest point
+               )->Path: # the PNG written
+    "Plot training loss (raw, EMA, eval), learning rate and grad norm per step, epochs marked; save and return the PNG."
+    t = run_table(output_dir)
+    if t.dropna(subset=["loss"]).empty: raise ValueError(f"no loss logged in {Path(output_dir)/'trainer_log.jsonl'}")
     save_to = Path(save_to or Path(output_dir)/"loss_curves.png")
     save_to.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(save_to, dpi=100); plt.close(fig)
+    loss_figure(t, title or Path(output_dir).name, ema_alpha).savefig(save_to, dpi=100)
     return save_to
 
 # %% ../nbs/07_results.ipynb #87b26e86

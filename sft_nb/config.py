@@ -28,11 +28,17 @@ class Finding:
     fix: str   # what to do about it
     def __str__(self): return f"{self.level.upper()} {self.key}: {self.what} -> {self.fix}"
 
-def error(key:str, what:str, fix:str)->Finding:
+def error(key:str, # full key path
+          what:str, # what is wrong
+          fix:str, # what to do about it
+        )->Finding:
     "A finding that stops the run."
     return Finding("error", key, what, fix)
 
-def warning(key:str, what:str, fix:str)->Finding:
+def warning(key:str, # full key path
+            what:str, # what is wrong
+            fix:str, # what to do about it
+          )->Finding:
     "A finding worth reading that does not stop the run."
     return Finding("warning", key, what, fix)
 
@@ -138,7 +144,10 @@ def _base_type(annotation)->tuple[type, bool]:
     base = next(p for p in parts if p != "None")
     return {"str": str, "int": int, "float": float, "bool": bool}[base], "None" in parts
 
-def coerce(value, annotation, key:str):
+def coerce(value, # the value as read from YAML
+           annotation, # the dataclass field's annotation, e.g. `int|None`
+           key:str, # its key path, for the error
+         ):
     "Return `value` as the type `annotation` names, or raise a `ConfigError` naming `key`."
     typ, nullable = _base_type(annotation)
     if value is None:
@@ -174,7 +183,9 @@ def build_section(name:str, # section name under runtime_info.input, e.g. `conve
     return cls(**values)
 
 # %% ../nbs/01_config.ipynb #bf1c2480
-def check_training(raw:dict|None, problems:list[Finding])->dict:
+def check_training(raw:dict|None, # the user's `training` map (None if absent)
+                   problems:list[Finding], # problems found are appended here
+                 )->dict:
     "Type-check the well-known LLaMA-Factory keys in `training`; return a plain dict without nulls."
     out = {}
     for k, v in dict(raw or {}).items():
@@ -192,7 +203,8 @@ def check_training(raw:dict|None, problems:list[Finding])->dict:
             problems.append(error(f"{INPUT}.training.{k}", f"is {out[k]}", "use a positive integer"))
     return out
 
-def to_plain(obj):
+def to_plain(obj, # ruamel round-trip data (maps, sequences, scalars)
+           ):
     "ruamel's round-trip containers and scalars as plain Python dicts, lists, floats and strings."
     if isinstance(obj, dict): return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [to_plain(v) for v in obj]
@@ -216,7 +228,10 @@ def parse_override(text:str, # `key.path=value`
     return parts, value
 
 # %% ../nbs/01_config.ipynb #78215271
-def apply_override(doc:dict, parts:list[str], value):
+def apply_override(doc:dict, # the parsed config document
+                   parts:list[str], # the key path, split on dots
+                   value, # the value to set
+                 ):
     "Set `value` at key path `parts` in `doc`, creating missing maps on the way."
     node = doc
     for i, p in enumerate(parts[:-1]):
@@ -278,7 +293,9 @@ class Config:
                 * i.n_gpus_per_node * i.nnodes)
 
 # %% ../nbs/01_config.ipynb #c7366320
-def check_config(cfg:Config, problems:list[Finding]):
+def check_config(cfg:Config, # a loaded config
+                 problems:list[Finding], # problems found are appended here
+               ):
     "Cross-key checks, appended to `problems`."
     if cfg.conversion.data_name is None:
         problems.append(error(f"{INPUT}.conversion.data_name", "missing", "set a short name for the converted data, e.g. my_swe_data"))
@@ -296,7 +313,8 @@ def check_config(cfg:Config, problems:list[Finding]):
         problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
 
 # %% ../nbs/01_config.ipynb #05dd1b6c
-def read_yaml(path:Path):
+def read_yaml(path:Path, # a YAML file
+            ):
     "Read a YAML file with ruamel.yaml's round-trip loader (comments and order kept)."
     return YAML().load(Path(path).read_text(encoding="utf-8"))
 
@@ -321,7 +339,10 @@ def recorded_overrides(applied:dict, # key path -> value, as the overrides were 
     "The overrides as they are recorded in `runtime_info.output`, the archive and the index: never a secret value."
     return {k: REDACTED if is_secret_name(k) and v is not None else v for k, v in to_plain(applied).items()}
 
-def build_config(path:Path, doc:dict, applied:dict)->Config:
+def build_config(path:Path, # the config file (for relative paths)
+                 doc:dict, # its parsed document, overrides applied
+                 applied:dict, # key path -> value of the overrides applied
+               )->Config:
     "Turn a parsed config document into a checked `Config`."
     problems = []
     for top in doc:

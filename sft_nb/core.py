@@ -107,7 +107,8 @@ def checkpoint_dirs(output_dir:Path, # a run's output dir
     cps = [p for p in Path(output_dir).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
     return sorted(cps, key=lambda p: int(p.name.split("-")[-1]))
 
-def latest_checkpoint(output_dir:Path)->Path|None:
+def latest_checkpoint(output_dir:Path, # a run's output dir
+                    )->Path|None:
     "The `checkpoint-N` folder with the largest N, or None."
     return (checkpoint_dirs(output_dir) or [None])[-1]
 

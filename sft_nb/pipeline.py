@@ -23,13 +23,15 @@ __all__ = ['STEPS', 'NOTEBOOK_PARAMS', 'SECRET_ENV', 'RunLocked', 'data_lock', '
 class RunLocked(RuntimeError):
     "Another pipeline holds this run's output dir."
 
-def data_lock(cfg:Config):
+def data_lock(cfg:Config, # a loaded config
+            ):
     "A lock serializing STEP 0-1 for this data name."
     from filelock import FileLock
     cfg.lf_data_dir.mkdir(parents=True, exist_ok=True)
     return FileLock(str(cfg.lf_data_dir/f".{cfg.data_name}.lock"), timeout=3600)
 
-def run_lock(cfg:Config):
+def run_lock(cfg:Config, # a loaded config
+           ):
     "A lock on this run's output dir, taken without waiting; `RunLocked` if another pipeline holds it."
     from filelock import FileLock, Timeout
     od = cfg.output_dir
@@ -75,7 +77,9 @@ def run_step(cfg:Config, # a loaded config
     finally: lock.release()
     return r
 
-def write_results(r:RunResult, quiet:bool=False):
+def write_results(r:RunResult, # the run so far (its launch, when STEP 2 ran here)
+                  quiet:bool=False, # don't print the verdicts and the summary
+                ):
     "STEP 3: curves, health (judged once, stored in health.json), and runtime_info.output written back."
     cfg = r.cfg
     r.plot = plot_losses(cfg.output_dir, title=cfg.run_name)
@@ -123,7 +127,8 @@ def params_to_overrides(overrides:list[str]|None=None, # extra `key.path=value` 
     refuse_secret_overrides(list(overrides or []))
     return [f"{NOTEBOOK_PARAMS[k]}={json.dumps(v)}" for k, v in params.items() if v is not None] + list(overrides or [])
 
-def find_config(config:str|Path)->Path:
+def find_config(config:str|Path, # the config path as given
+              )->Path:
     "`config` as given if it exists, else relative to the parent folder (the repo root seen from nbs/)."
     p = Path(config)
     if p.exists() or p.is_absolute(): return p

@@ -21,7 +21,8 @@ __all__ = ['COLUMNS', 'EMA_ALPHA', 'HEALTH', 'FLAT_LR_SCHEDULERS', 'read_trainer
            'wandb_run_id', 'run_output', 'write_run_output']
 
 # %% ../nbs/07_results.ipynb #9ac23a2f
-def read_trainer_log(output_dir:Path)->list[dict]:
+def read_trainer_log(output_dir:Path, # a run's output dir
+                   )->list[dict]:
     "The logged steps of `trainer_log.jsonl`, one per step (the last entry of a step wins); a partial last line is skipped."
     path = Path(output_dir)/"trainer_log.jsonl"
     if not path.exists(): return []
@@ -33,7 +34,8 @@ def read_trainer_log(output_dir:Path)->list[dict]:
             by_step[rec["current_steps"]] = {**by_step.get(rec["current_steps"], {}), **rec}
     return [by_step[k] for k in sorted(by_step)]
 
-def read_log_history(output_dir:Path)->list[dict]:
+def read_log_history(output_dir:Path, # a run's output dir
+                   )->list[dict]:
     "`log_history` of `trainer_state.json` (grad_norm, eval_loss, tokens seen); from the newest checkpoint while training runs."
     od = Path(output_dir)
     path = od/"trainer_state.json"
@@ -47,7 +49,8 @@ _FROM_STATE = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr", 
 _FROM_LOG = {"loss": "loss", "eval_loss": "eval_loss", "lr": "lr", "epoch": "epoch", "total_tokens": "tokens_seen",
              "total_steps": "total_steps"}
 
-def parse_duration(text)->float|None:
+def parse_duration(text, # e.g. `0:01:05` or `2 days, 1:00:00`
+                 )->float|None:
     "Seconds in a duration logged as `H:MM:SS` or `N day(s), H:MM:SS`; None if it is not one."
     m = re.fullmatch(r"(?:(\d+) days?, )?(\d+):(\d\d):(\d\d)", str(text).strip())
     if not m: return None
@@ -72,7 +75,9 @@ def run_table(output_dir:Path, # a run's output dir (or its archive)
 # %% ../nbs/07_results.ipynb #7aeabe6b
 EMA_ALPHA = 0.3  # weight of the newest point in the smoothed loss
 
-def ema(xs:list[float], alpha:float=EMA_ALPHA)->list[float]:
+def ema(xs:list[float], # values in step order
+        alpha:float=EMA_ALPHA, # weight of the newest point
+      )->list[float]:
     "Exponential moving average; `alpha` is the weight of the newest point; NaN/inf points are carried over, not averaged in."
     out, m = [], None
     for x in xs:
@@ -80,7 +85,8 @@ def ema(xs:list[float], alpha:float=EMA_ALPHA)->list[float]:
         out.append(math.nan if m is None else m)
     return out
 
-def epoch_ends(table)->list[tuple[int, int]]:
+def epoch_ends(table, # from `run_table`
+             )->list[tuple[int, int]]:
     "(epoch, the step that completes it) for each whole epoch before the last logged one, from the table's `epoch` column."
     t = table.dropna(subset=["epoch"])
     if t.empty: return []
@@ -219,7 +225,8 @@ def _trends(t, h:dict, scheduler:str|None, total_steps:int|None)->list[Verdict]:
 # %% ../nbs/07_results.ipynb #04a8be16
 _RAW = {"loss": ("loss", "loss"), "lr": ("lr", "learning_rate"), "grad_norm": (None, "grad_norm")}  # column: (trainer_log key, log_history key)
 
-def verdict_table(output_dir:Path):
+def verdict_table(output_dir:Path, # a run's output dir
+                ):
     "`run_table` with `attrs['nonfinite']`: {column: steps whose logged value was NaN/inf}."
     t, bad = run_table(output_dir), {c: set() for c in _RAW}
     for recs, step_key, pos in ((read_trainer_log(output_dir), "current_steps", 0), (read_log_history(output_dir), "step", 1)):
@@ -286,7 +293,8 @@ def run_health(output_dir:Path, # a run's output dir (or archive)
     return {"health": level, "verdicts": [asdict(v) for v in vs],
             "throughput": throughput(t, read_json(Path(output_dir)/"train_results.json"), global_batch)}
 
-def format_health(h:dict)->str:
+def format_health(h:dict, # `run_health`'s result
+                )->str:
     "Verdicts and throughput as readable lines."
     tp = h.get("throughput") or {}
     lines = [f"health: {h.get('health')}" + (" (nothing logged)" if h.get("health") == "unknown" else " (no verdicts)" if not h.get("verdicts") else "")]
@@ -296,16 +304,21 @@ def format_health(h:dict)->str:
     lines.append(f"progress: step {tp.get('step')}/{tp.get('total_steps')}, elapsed {f('elapsed_s', 's', '{:.0f}')}, remaining {f('remaining_s', 's', '{:.0f}')}")
     return "\n".join(lines)
 
-def assess_run(cfg:Config)->dict:
+def assess_run(cfg:Config, # a loaded config
+             )->dict:
     "`run_health` of the run of `cfg`, with its scheduler and global batch."
     return run_health(cfg.output_dir, cfg.training.get("lr_scheduler_type", TRAIN_DEFAULTS["lr_scheduler_type"]), cfg.global_batch)
 
-def write_health(output_dir:Path, h:dict)->Path:
+def write_health(output_dir:Path, # a run's output dir
+                 h:dict, # `run_health`'s result
+               )->Path:
     "Store `run_health`'s result beside the run as `health.json`."
     return atomic_write_json(Path(output_dir)/"health.json", {k: h[k] for k in ("health", "verdicts", "throughput") if k in h})
 
 # %% ../nbs/07_results.ipynb #b18adf95
-def wandb_run_id(wandb_dir:Path, run_started:float=0)->str|None:
+def wandb_run_id(wandb_dir:Path, # the WANDB_DIR of the run
+                 run_started:float=0, # epoch seconds the run started (older folders are ignored)
+               )->str|None:
     "The id of the newest wandb run folder (`run-<time>-<id>` or `offline-run-<time>-<id>`) made after `run_started`."
     runs = [p for p in (Path(wandb_dir)/"wandb").glob("*run-*-*") if p.is_dir() and p.stat().st_mtime >= run_started]
     return max(runs, key=lambda p: p.stat().st_mtime).name.rsplit("-", 1)[-1] if runs else None

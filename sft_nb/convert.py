@@ -16,6 +16,7 @@ from .config import Config
 from .demo import resolve_job_dir, resolve_model_path
 from .trajectories import REJECT_REASONS, Rejected, im_record, read_exclude_repos
 from .scaffolds import iter_job, list_trials
+from .agent_logs import read_options, trial_reader, conversation_warnings
 from .lf_sources import check_lf_sample, fetch_hub_file, hf_source_kind, read_hf_local, read_lf_samples
 
 # %% auto #0
@@ -133,6 +134,7 @@ class ConvertReport:
     stats: dict = field(default_factory=dict)
     over_length: dict = field(default_factory=dict) # what conversion.over_length did (policy, over_cutoff, truncated, dropped, ...)
     up_to_date: bool = False # True when a rerun found the outputs current and skipped the work
+    sources: dict = field(default_factory=dict) # source each kept trial was read from (litellm, claude-code-session, opencode-events, atif)
 
     def __post_init__(self):
         for k in ("lf_path", "im_path", "rejects_path"):
@@ -147,6 +149,7 @@ class ConvertReport:
         lines += [f"  {k:<24}{v:>7}  {d}" for k, v, d in rows]
         for k, v in sorted(self.conversation_rejects.items()): lines.append(f"  conversations dropped in kept trials, {k}: {v}")
         if self.scaffolds: lines.append("  scaffolds: " + ", ".join(f"{k} {v}" for k, v in sorted(self.scaffolds.items())))
+        if self.sources: lines.append("  sources: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())))
         for k, v in sorted(self.warnings.items()): lines.append(f"  warning {k}: {v}")
         if self.over_length:
             o = self.over_length
@@ -238,11 +241,14 @@ def convert_harbor(cfg:Config, renderer:ChatRenderer)->ConvertReport:
     exclude = read_exclude_repos(cfg.resolve(c.exclude_repos_file)) if c.exclude_repos_file else None
     seen, kept, rejected, conv_rej, scaffolds, reasoning, warnings, turns = 0, 0, Counter(), Counter(), Counter(), Counter(), Counter(), []
     counter, fit, fits = TokenCounter(renderer), over_length_fitter(cfg), []
-    items = iter_job(job, cfg.source.scaffold, c.instance_status, exclude, c.reasoning_check, c.reasoning_ratio)
+    items = iter_job(job, cfg.source.scaffold, c.instance_status, exclude, c.reasoning_check, c.reasoning_ratio,
+                     trial_reader(read_options(c, cfg.resolve)), c.keep_exceptions)
+    sources = Counter()
     with OutputFiles(cfg) as out:
         for trial, scaffold, convs, bad in _progress(items, len(list_trials(job)), f"convert {cfg.data_name}"):
             seen += 1
             if trial.reward_mismatch: warnings["reward_mismatch"] += 1
+            warnings.update(trial.warnings)
             try:
                 if isinstance(convs, Rejected): raise convs
                 if c.max_instances is not None and kept >= c.max_instances: raise Rejected("over_max_instances", f"max_instances={c.max_instances}")
@@ -252,7 +258,8 @@ def convert_harbor(cfg:Config, renderer:ChatRenderer)->ConvertReport:
             except Rejected as r:
                 rejected[r.reason] += 1
                 out.reject({**r.record(trial.name, trial.instance_id), "level": "trial"}); continue
-            kept += 1; scaffolds[scaffold] += 1
+            kept += 1; scaffolds[scaffold] += 1; sources[convs[0][0]["source"].get("kind", "litellm")] += 1
+            warnings.update(conversation_warnings([conv for conv, *_ in rendered]))
             for r in bad:
                 conv_rej[r.reason] += 1
                 out.reject({**r.record(trial.name, trial.instance_id), "level": "conversation"})
@@ -264,7 +271,8 @@ def convert_harbor(cfg:Config, renderer:ChatRenderer)->ConvertReport:
     tokens = counter.finish()
     return ConvertReport(cfg.data_name, "harbor_job", out.paths["lf"], out.paths["im"], out.paths["rejects"], seen, kept, len(tokens),
                          dict(rejected), dict(conv_rej), dict(scaffolds), dict(reasoning), dict(warnings),
-                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)), fit_summary(cfg.conversion.over_length, fits) if fit else {})
+                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)), fit_summary(cfg.conversion.over_length, fits) if fit else {},
+                         sources=dict(sources))
 
 # %% ../nbs/04_convert.ipynb #9b9206c1
 def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str, source_type:str)->ConvertReport:

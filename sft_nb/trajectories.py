@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 
 # %% auto #0
-__all__ = ['REJECT_REASONS', 'BLOCK', 'IM_VERSION', 'Rejected', 'read_json', 'Trial', 'read_task_metadata', 'read_trial',
-           'read_job_rewards', 'parse_line', 'iter_log_records', 'lines_from_end', 'count_lines_before',
+__all__ = ['REJECT_REASONS', 'BLOCK', 'IM_VERSION', 'Rejected', 'read_json', 'Trial', 'read_task_metadata', 'find_task_dir',
+           'read_trial', 'read_job_rewards', 'parse_line', 'iter_log_records', 'lines_from_end', 'count_lines_before',
            'read_last_success', 'content_text', 'normalize_tool_call', 'normalize_message', 'check_roles',
            'check_tool_calls', 'check_reasoning', 'check_conversation', 'im_record', 'generation_params',
            'read_exclude_repos']
@@ -38,6 +38,8 @@ REJECT_REASONS = {
     "render_failed": "the chat template could not render the conversation",
     "invalid_lf_sample": "a LLaMA-Factory sample breaks the sharegpt rules",
     "over_max_instances": "beyond conversion.max_instances",
+    "agent_exception": "the trial ended with an exception (detail: its type) not listed in conversion.keep_exceptions",
+    "scaffold_mismatch": "the trial's trajectory was written by another agent than the forced source.scaffold",
     "over_cutoff_len": "longer than training.cutoff_len in LLaMA-Factory's encoding (conversion.over_length: drop, or truncate_turns when the first exchange alone is too long)",
 }
 
@@ -72,12 +74,21 @@ class Trial:
     metadata: dict = field(default_factory=dict)
     agent: str|None = None   # agent name from the trial config (e.g. openhands-sdk, claude-code, terminus-2)
     reward_mismatch: bool = False # the job's result.json says another reward than the trial's
+    agent_kwargs: dict = field(default_factory=dict) # agent.kwargs of the trial config (e.g. terminus-2 parser_name)
+    model: str|None = None   # agent.model_name of the trial config
+    warnings: list = field(default_factory=list) # counted in the summary, e.g. task_metadata_unavailable
 
 def read_task_metadata(task_dir:Path)->dict:
     "The `[metadata]` table of a task's `task.toml`, or {} when there is none."
     import tomllib
     try: return dict(tomllib.loads((Path(task_dir)/"task.toml").read_text()).get("metadata", {}))
     except (OSError, ValueError): return {}
+
+def find_task_dir(trial_dir:Path, path:str)->Path|None:
+    "The task folder a trial's `task.path` names: absolute, else relative to Harbor's working directory (guessed as the job's grandparent, the current directory or the trial folder); None if none has a task.toml."
+    p = Path(path)
+    cands = [p] if p.is_absolute() else [trial_dir.parent.parent/p, Path.cwd()/p, trial_dir/p]
+    return next((c.resolve() for c in cands if (c/"task.toml").is_file()), None)
 
 def read_trial(trial_dir:Path, # a trial folder inside a job
                job_rewards:dict[str, float]|None=None, # trial name -> reward from the job's result.json
@@ -87,12 +98,16 @@ def read_trial(trial_dir:Path, # a trial folder inside a job
     cfg = read_json(trial_dir/"config.json", "bad_trial_config")
     task = cfg.get("task") or {}
     if not isinstance(task, dict): raise Rejected("bad_trial_config", f"task is a {type(task).__name__}", str(trial_dir/"config.json"))
+    warnings = []
     if task.get("path"):
-        task_dir = (trial_dir/task["path"]).resolve() if not Path(task["path"]).is_absolute() else Path(task["path"])
-        iid, meta = task_dir.name, read_task_metadata(task_dir)
+        task_dir = find_task_dir(trial_dir, task["path"])
+        iid, meta = Path(task["path"]).name, read_task_metadata(task_dir) if task_dir else {}
+        if task_dir is None: warnings.append("task_metadata_unavailable")
     elif task.get("name"): iid, meta = str(task["name"]).split("/")[-1], {}
     else: raise Rejected("bad_trial_config", "config.json has neither task.path nor task.name", str(trial_dir/"config.json"))
-    t = Trial(trial_dir.name, trial_dir, iid, metadata=meta, agent=(cfg.get("agent") or {}).get("name"))
+    agent = cfg.get("agent") or {}
+    t = Trial(trial_dir.name, trial_dir, iid, metadata=meta, agent=agent.get("name"), agent_kwargs=agent.get("kwargs") or {},
+              model=agent.get("model_name"), warnings=warnings)
     try: res = read_json(trial_dir/"result.json", "no_reward")
     except Rejected: res = {}
     reward = ((res.get("verifier_result") or {}).get("rewards") or {}).get("reward")

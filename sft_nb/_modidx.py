@@ -88,6 +88,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'sft_nb.check.check_infrastructure': ('check.html#check_infrastructure', 'sft_nb/check.py'),
                               'sft_nb.check.check_lf_parser': ('check.html#check_lf_parser', 'sft_nb/check.py'),
                               'sft_nb.check.check_long_context': ('check.html#check_long_context', 'sft_nb/check.py'),
+                              'sft_nb.check.check_schemas': ('check.html#check_schemas', 'sft_nb/check.py'),
                               'sft_nb.check.check_template': ('check.html#check_template', 'sft_nb/check.py'),
                               'sft_nb.check.check_training_keys': ('check.html#check_training_keys', 'sft_nb/check.py'),
                               'sft_nb.check.check_tunable': ('check.html#check_tunable', 'sft_nb/check.py'),

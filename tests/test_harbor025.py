@@ -18,8 +18,8 @@ def harbor_job():
     except HarborUnavailable as e: pytest.skip(f"Harbor 0.25 cannot be installed here: {e}")
 
 
-def _convert(project, tmp_path, fx, scaffold="auto", trials=None, **extra):
-    "Convert a copy of the job (or of some of its trials) and return the report, IM records and rejects."
+def _convert(project, tmp_path, fx, scaffold="auto", trials=None, with_cfg=False, **extra):
+    "Convert a copy of the job (or of some of its trials) and return the report, IM records and rejects (and the config)."
     job = tmp_path / "job"
     if trials is None: shutil.copytree(fx / "job", job)
     else:
@@ -29,7 +29,7 @@ def _convert(project, tmp_path, fx, scaffold="auto", trials=None, **extra):
     rep = convert(cfg, quiet=True, force=True)
     im = [json.loads(l) for l in rep.im_path.read_text().splitlines()]
     rejects = [json.loads(l) for l in rep.rejects_path.read_text().splitlines()]
-    return rep, im, rejects
+    return (rep, im, rejects, cfg) if with_cfg else (rep, im, rejects)
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +208,16 @@ def test_forced_scaffolds_read_their_own_sources(project, harbor_job, tmp_path):
     rep, im, rejects = _convert(project, tmp_path / "t2", harbor_job, "terminus2",
                                 ["counter-off-by-one__Oh00001", "fix-permissions__Oc00001", "hello-world__T2json1"])
     assert rep.rejected == {"scaffold_mismatch": 2} and rep.kept == 1
+
+
+def test_missing_schemas_are_warned_and_filled_from_files(project, harbor_job, tmp_path):
+    from sft_nb.check import check_schemas
+    rep, im, _, cfg = _convert(project, tmp_path / "bare", harbor_job, "auto", ["psf__requests-2317__Cc00001"], with_cfg=True)
+    assert [f.key.rsplit(".", 1)[-1] for f in check_schemas(cfg)] == ["tools_file", "system_prompt_file"]
+    tools = [{"name": n, "description": n, "input_schema": {"type": "object", "properties": {}}} for n in ("Bash", "Edit", "Grep", "Task")]
+    (tmp_path / "tools.json").write_text(json.dumps(tools)); (tmp_path / "system.md").write_text("You are Claude Code.")
+    rep, im, _, cfg = _convert(project, tmp_path / "filled", harbor_job, "auto", ["psf__requests-2317__Cc00001"], with_cfg=True,
+                               **{"conversion.tools_file": str(tmp_path / "tools.json"), "conversion.system_prompt_file": str(tmp_path / "system.md")})
+    assert all(r["messages"][0] == {"role": "system", "content": "You are Claude Code."} for r in im)
+    assert all([t["function"]["name"] for t in r["tools"]] == ["Bash", "Edit", "Grep", "Task"] for r in im)
+    assert "no_tool_schemas" not in rep.warnings and check_schemas(cfg) == []

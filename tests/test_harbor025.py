@@ -33,8 +33,13 @@ def _convert(project, tmp_path, fx, scaffold="auto", trials=None, with_cfg=False
 
 
 @pytest.fixture(scope="module")
-def auto(project, harbor_job, tmp_path_factory):
-    return _convert(project, tmp_path_factory.mktemp("auto"), harbor_job)
+def auto_cfg(project, harbor_job, tmp_path_factory):
+    "The whole job converted with `scaffold: auto`: (report, IM records, rejects, config)."
+    return _convert(project, tmp_path_factory.mktemp("auto"), harbor_job, with_cfg=True)
+
+
+@pytest.fixture(scope="module")
+def auto(auto_cfg): return auto_cfg[:3]
 
 
 def script(fx): return json.loads((fx / "script.json").read_text())
@@ -221,3 +226,20 @@ def test_missing_schemas_are_warned_and_filled_from_files(project, harbor_job, t
     assert all(r["messages"][0] == {"role": "system", "content": "You are Claude Code."} for r in im)
     assert all([t["function"]["name"] for t in r["tools"]] == ["Bash", "Edit", "Grep", "Task"] for r in im)
     assert "no_tool_schemas" not in rep.warnings and check_schemas(cfg) == []
+
+
+def test_llamafactory_loads_every_sample_of_the_harbor_job(auto_cfg, tmp_path):
+    "The converted Harbor job goes through LLaMA-Factory's own dataset loading and template encoding with zero samples dropped."
+    from transformers import AutoTokenizer
+    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
+    from llamafactory.hparams import get_train_args
+    from sft_nb.register import register
+    from sft_nb.lfargs import train_args
+    rep, im, _, cfg = auto_cfg
+    register(cfg, quiet=True)
+    args = {**train_args(cfg), "output_dir": str(tmp_path / "out"), "overwrite_output_dir": True}
+    model_args, data_args, training_args, _, _ = get_train_args(args)
+    tok = AutoTokenizer.from_pretrained(model_args.model_name_or_path)
+    module = get_dataset(get_template_and_fix_tokenizer(tok, data_args), model_args, data_args, training_args, stage="sft", tokenizer=tok)
+    assert len(module["train_dataset"]) == rep.samples == len(im)
+    assert all(sum(l != -100 for l in ex["labels"]) > 0 for ex in module["train_dataset"])

@@ -36,6 +36,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'sft_nb.agent_logs.read_terminus': ('agent_logs.html#read_terminus', 'sft_nb/agent_logs.py'),
                                    'sft_nb.agent_logs.read_trial_conversations': ( 'agent_logs.html#read_trial_conversations',
                                                                                    'sft_nb/agent_logs.py'),
+                                   'sft_nb.agent_logs.result_text': ('agent_logs.html#result_text', 'sft_nb/agent_logs.py'),
                                    'sft_nb.agent_logs.session_chains': ('agent_logs.html#session_chains', 'sft_nb/agent_logs.py'),
                                    'sft_nb.agent_logs.step_groups': ('agent_logs.html#step_groups', 'sft_nb/agent_logs.py'),
                                    'sft_nb.agent_logs.terminus_commands': ('agent_logs.html#terminus_commands', 'sft_nb/agent_logs.py'),

@@ -15,8 +15,8 @@ from .scaffolds import SCAFFOLD_READERS, anthropic_message, detect_scaffold, dro
 
 # %% auto #0
 __all__ = ['PARSE_ERROR_PREFIX', 'SOURCE_ORDER', 'SOURCE_FILES', 'ATIF_AGENTS', 'ReadOptions', 'read_options',
-           'trim_unanswered_tail', 'finish_conversation', 'is_split_call', 'atif_items', 'items_messages',
-           'step_groups', 'normalize_atif', 'analysis_plan', 'terminus_commands', 'terminus_reply',
+           'trim_unanswered_tail', 'finish_conversation', 'result_text', 'is_split_call', 'atif_items',
+           'items_messages', 'step_groups', 'normalize_atif', 'analysis_plan', 'terminus_commands', 'terminus_reply',
            'is_parse_error_step', 'is_structured_step', 'terminus_messages', 'terminus_options', 'read_atif_doc',
            'read_terminus', 'claude_session_files', 'read_events', 'claude_messages', 'session_chains',
            'read_claude_sessions', 'opencode_turns', 'opencode_user', 'read_opencode_events', 'has_source',
@@ -71,7 +71,7 @@ def finish_conversation(messages:list[dict], tools:list, opts:ReadOptions, agent
     if notes: conv["notes"] = notes
     return conv
 
-# %% ../nbs/03d_agent_logs.ipynb #f8ee74f7
+# %% ../nbs/03d_agent_logs.ipynb #acb3780c
 def _ts(s:dict)->float|None:
     try: return datetime.fromisoformat(str(s.get("timestamp")).replace("Z", "+00:00")).timestamp()
     except ValueError: return None
@@ -82,6 +82,11 @@ def _calls(s:dict)->list[dict]:
 
 def _results(s:dict)->list[dict]:
     return [r for r in ((s.get("observation") or {}).get("results") or []) if isinstance(r, dict)]
+
+def result_text(r:dict)->str:
+    "What the tool returned to the model: Claude Code's raw `tool_result` block where Harbor kept it (its ATIF content adds `[stdout]`/`[metadata]` copies), else the content."
+    raw = (((r.get("extra") or {}).get("tool_result_metadata") or {}).get("raw_tool_result") or {})
+    return content_text(raw["content"]) if isinstance(raw, dict) and "content" in raw else content_text(r.get("content"))
 
 def is_split_call(prev:dict|None, s:dict, gap:float=1.0)->bool:
     "True when agent step `s` continues the parallel calls of the turn before it (openhands-sdk writes one step per call)."
@@ -107,7 +112,7 @@ def atif_items(steps:list[dict])->list[dict]:
                       users=[], steps=[sid], time=_ts(s), model=s.get("model_name"), copied=bool(s.get("is_copied_context")))
             items.append(it)
         for r in _results(s):
-            cid, out = r.get("source_call_id"), content_text(r.get("content"))
+            cid, out = r.get("source_call_id"), result_text(r)
             ids = [c["id"] for c in it["calls"]]
             if cid and cid in ids: it["results"].setdefault(cid, out)
             elif cid: raise Rejected("orphan_tool_message", f"step {sid}: a result for call {cid!r}, which the step does not make")

@@ -239,7 +239,7 @@ def im_record(conv:dict, # a conversation from a scaffold reader
     return dict(version=IM_VERSION, instance_id=trial.instance_id, trial=trial.name, scaffold=scaffold,
                 agent_type=conv["agent_type"], reward=trial.reward, reasoning=reasoning, messages=conv["messages"],
                 tools=conv["tools"], generation=conv["generation"], usage=conv["usage"], task_metadata=trial.metadata,
-                source=conv["source"])
+                source=conv["source"], **({"task_step": conv["task_step"]} if conv.get("task_step") else {}))
 
 # %% ../nbs/03_trajectories.ipynb #de55e20b
 def generation_params(request_body:dict)->dict:

@@ -195,7 +195,7 @@ def test_relative_task_path_keeps_instance_id_and_warns(auto):
 def test_multi_step_task_gives_one_conversation_per_step(auto):
     _, im, _ = auto
     cs = convs(im, "two-step-setup__OhMs004")
-    assert [Path(c["source"]["file"]).parts[-3] for c in cs] == ["setup", "solve"]
+    assert [Path(c["source"]["file"]).parts[-3] for c in cs] == [c["task_step"] for c in cs] == ["setup", "solve"]
     assert [c["messages"][1]["content"].split("]")[0] for c in cs] == ["[setup", "[solve"]
 
 
@@ -209,6 +209,9 @@ def test_forced_scaffolds_read_their_own_sources(project, harbor_job, tmp_path):
     # the generic ATIF reader on claude-code's derived trajectory: sidechain steps become their own subagent conversation
     rep, im, _ = _convert(project, tmp_path / "at", harbor_job, "atif", ["psf__requests-2317__Cc00001"])
     assert sorted(r["agent_type"] for r in im) == ["main", "subagent"] and rep.sources == {"atif": 1}
+    main = next(r for r in im if r["agent_type"] == "main")  # tool results: the raw blocks Harbor kept, not its [stdout] rewrite
+    assert {k: v for k, v in tool_results(main["messages"]).items() if k in script(harbor_job)["psf__requests-2317__Cc00001"]["results"]} == \
+           script(harbor_job)["psf__requests-2317__Cc00001"]["results"]
     # terminus2 forced on other agents' trajectories: rejected, not read as empty terminus replies
     rep, im, rejects = _convert(project, tmp_path / "t2", harbor_job, "terminus2",
                                 ["counter-off-by-one__Oh00001", "fix-permissions__Oc00001", "hello-world__T2json1"])

@@ -91,6 +91,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'sft_nb.check.check_long_context': ('check.html#check_long_context', 'sft_nb/check.py'),
                               'sft_nb.check.check_schemas': ('check.html#check_schemas', 'sft_nb/check.py'),
                               'sft_nb.check.check_template': ('check.html#check_template', 'sft_nb/check.py'),
+                              'sft_nb.check.check_tools_file': ('check.html#check_tools_file', 'sft_nb/check.py'),
                               'sft_nb.check.check_training_keys': ('check.html#check_training_keys', 'sft_nb/check.py'),
                               'sft_nb.check.check_tunable': ('check.html#check_tunable', 'sft_nb/check.py'),
                               'sft_nb.check.current_value': ('check.html#current_value', 'sft_nb/check.py'),

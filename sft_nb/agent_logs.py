@@ -167,7 +167,7 @@ def normalize_atif(doc:dict, path:Path, opts:ReadOptions=ReadOptions())->list[di
                                          ids, {"unanswered_calls_dropped": dropped} if dropped else None))
     return convs
 
-# %% ../nbs/03d_agent_logs.ipynb #6d50ac55
+# %% ../nbs/03d_agent_logs.ipynb #d6e07731
 def analysis_plan(text:str)->tuple[str, str]:
     "The analysis and plan of a Terminus 2 step message written as `Analysis: ...\\nPlan: ...`."
     a, p = "", ""
@@ -281,7 +281,8 @@ def read_terminus(trial:Trial, agent_dir:Path, opts:ReadOptions=ReadOptions())->
         d = read_atif_doc(p)
         convs += [finish_conversation(m, [], opts, "subagent", model, d.get("final_metrics"), src(p), defaults=False)
                   for m in terminus_messages(d["steps"], parser, raw, opts.terminus_parse_errors)]
-    return convs
+    # a segment that only repeats context (linear_history: the handoff ends trajectory.json, the work goes on in cont-N) trains nothing
+    return [c for c in convs if any(m["role"] == "assistant" and m.get("train", True) for m in c["messages"])]
 
 # %% ../nbs/03d_agent_logs.ipynb #64f958b9
 def claude_session_files(agent_dir:Path)->tuple[list[Path], list[Path]]:

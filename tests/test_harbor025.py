@@ -50,16 +50,16 @@ def tool_results(msgs): return {m["tool_call_id"]: m["content"] for m in msgs if
 
 def test_auto_reads_each_trial_from_the_most_faithful_source_and_counts_it(auto):
     rep, im, rejects = auto
-    assert (rep.seen, rep.kept) == (12, 10)
+    assert (rep.seen, rep.kept) == (13, 11)
     assert rep.rejected == {"agent_exception": 1, "no_reward": 1}
-    assert rep.sources == {"claude-code-session": 1, "opencode-events": 2, "atif": 7}
-    assert rep.scaffolds == {"terminus2": 4, "claude-code": 1, "open-code": 2, "openhands-sdk": 3}
+    assert rep.sources == {"claude-code-session": 1, "opencode-events": 2, "atif": 8}
+    assert rep.scaffolds == {"terminus2": 5, "claude-code": 1, "open-code": 2, "openhands-sdk": 3}
     exc = next(r for r in rejects if r["reason"] == "agent_exception")
     assert (exc["trial"], exc["detail"]) == ("counter-off-by-one__OhNz002", "NonZeroAgentExitCodeError")
     # claude-code (main + subagent) and opencode (2) record neither a system prompt nor tool schemas: said, not invented
     assert rep.warnings["no_system_prompt"] == 4 and rep.warnings["no_tool_schemas"] == 4
     assert rep.warnings["task_metadata_unavailable"] == 1
-    assert "sources: atif 7, claude-code-session 1, opencode-events 2" in rep.table()
+    assert "sources: atif 8, claude-code-session 1, opencode-events 2" in rep.table()
 
 
 def test_claude_code_native_session_is_read_not_harbors_rewritten_atif(auto, harbor_job):
@@ -170,6 +170,19 @@ def test_terminus2_summarization_gives_own_conversations(auto, harbor_job):
     assert copied and all(m["train"] is False for m in copied), "copied context is never trained twice"
     assert subs["trajectory.summarization-1-questions.json"]["messages"][-1]["content"] == s["questions"]
     assert subs["trajectory.summarization-1-answers.json"]["messages"][-1]["content"] == s["answers"]
+
+
+def test_terminus2_linear_history_continuation_trains_each_reply_once(auto, harbor_job):
+    _, im, _ = auto
+    s = script(harbor_job)["fix-build__T2lin06"]
+    cs = convs(im, "fix-build__T2lin06")
+    files = sorted({Path(c["source"]["file"]).name for c in cs})
+    assert files == ["trajectory.cont-1.json", "trajectory.json"] + [f"trajectory.summarization-1-{k}.json" for k in ("answers", "questions", "summary")]
+    trained = [m["content"] for c in cs if c["agent_type"] == "main" for m in c["messages"] if m["role"] == "assistant" and m.get("train", True)]
+    assert trained == s["replies"], "every reply of the main agent trained exactly once; the copied context is not"
+    cont = next(c for c in cs if c["source"]["file"].endswith("cont-1.json"))
+    assert cont["messages"][1] == {"role": "assistant", "content": s["questions"], "train": False}
+    assert cont["messages"][0]["content"].endswith(s["question_prompt"]) and cont["messages"][2]["content"] == s["handoff"]
 
 
 def test_exceptions_rejected_unless_kept_and_unanswered_calls_trimmed(auto, project, harbor_job, tmp_path):

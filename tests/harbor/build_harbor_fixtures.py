@@ -108,19 +108,21 @@ def completion_message(parser, out):  # Terminus2._get_completion_confirmation_m
 
 class Terminus:
     "The parts of Terminus2's loop that write trajectory steps, fed with scripted (reply, reasoning, terminal output)."
-    def __init__(self, parser="json", raw_content=False, session="t2-session"):
+    def __init__(self, parser="json", raw_content=False, session="t2-session", linear=False, agent_dir=None):
         self.parser_name, self.raw, self.parser, self.session = parser, raw_content, PARSERS[parser](), session
         self.steps, self.pending_completion, self.episode, self.summ = [], False, 0, 0
-        self.pending_refs, self.handoff = None, None
+        self.pending_refs, self.handoff, self.linear, self.agent_dir, self.chat, self.prompt = None, None, linear, agent_dir, [], None
 
     def start(self, instruction, terminal):
         prompt = TEMPLATES[self.parser_name].read_text().format(instruction=instruction, terminal_state=terminal)
         self.steps.append(Step(step_id=1, timestamp=ts(0), source="user", message=prompt))
+        self.prompt = prompt
         return prompt
 
     def turn(self, reply, terminal_output, reasoning=None):
         "One episode: parse the reply with Harbor's parser and record the step as _run_agent_loop does."
         episode = self.episode; self.episode += 1
+        self.chat += [{"role": "user", "content": self.prompt}, {"role": "assistant", "content": reply}]  # Chat.chat(prompt)
         r = self.parser.parse_response(reply)
         feedback = ""
         if r.error:
@@ -134,7 +136,12 @@ class Terminus:
                                    extra={"context_management": {"type": "compaction", "boundary": "replace"}}))
             self.pending_refs = None
         if self.handoff:
-            self.steps.append(Step(step_id=len(self.steps) + 1, timestamp=ts(len(self.steps)), source="user", message=self.handoff))
+            if self.linear:  # _split_trajectory_on_summarization: dump this segment, continue from the chat as copied context
+                self.dump(self.agent_dir, continued="trajectory.cont-1.json")
+                self.session = f"{self.session.split('-cont-')[0]}-cont-{self.summ}"
+                self.steps = [Step(step_id=i, source="agent" if m["role"] == "assistant" else m["role"], message=m["content"], is_copied_context=True,
+                                   **({"model_name": MODEL} if m["role"] == "assistant" else {})) for i, m in enumerate(self.chat[:-1], 1)]
+            else: self.steps.append(Step(step_id=len(self.steps) + 1, timestamp=ts(len(self.steps)), source="user", message=self.handoff))
             self.handoff = None
         message = reply if self.raw else "\n".join(p for p in ([f"Analysis: {r.analysis}"] if r.analysis else []) + ([f"Plan: {r.plan}"] if r.plan else []))
         metrics = Metrics(prompt_tokens=900 + 50 * episode, completion_tokens=120)
@@ -143,6 +150,7 @@ class Terminus:
             self.steps.append(Step(step_id=len(self.steps) + 1, timestamp=ts(len(self.steps)), source="agent", model_name=MODEL,
                                    message=reply, reasoning_content=reasoning,
                                    observation=Observation(results=[ObservationResult(content=err)]), metrics=metrics))
+            self.prompt = err
             return err
         commands = [(c.keystrokes, min(c.duration, 60)) for c in r.commands]
         was_pending = self.pending_completion
@@ -167,6 +175,7 @@ class Terminus:
         self.steps.append(Step(step_id=len(self.steps) + 1, timestamp=ts(len(self.steps)), source="agent", model_name=MODEL,
                                message=message, reasoning_content=reasoning, tool_calls=tool_calls,
                                observation=Observation(results=results), metrics=metrics))
+        self.prompt = observation
         return observation
 
     def subagent(self, agent_dir, suffix, steps, prompt, response, reasoning=None):
@@ -206,14 +215,18 @@ class Terminus:
         refs.append(self.subagent(agent_dir, "answers", ans_steps,
                                   "The next agent has a few questions for you, please answer each of them one by one in detail:\n\n" + questions, answers))
         self.pending_refs = refs
-        self.handoff = ("Here are the answers the other agent provided.\n\n" + answers + "\n\nContinue working on this task from where the previous agent left off."
+        self.chat = [self.chat[0], {"role": "user", "content": question_prompt}, {"role": "assistant", "content": questions}]
+        self.handoff = self.prompt = ("Here are the answers the other agent provided.\n\n" + answers + "\n\nContinue working on this task from where the previous agent left off."
                         " You can no longer ask questions. Please follow the spec to interact with the terminal.")
         return dict(summary_prompt=summary_prompt, question_prompt=question_prompt, handoff=self.handoff)
 
-    def dump(self, agent_dir):  # _dump_trajectory_with_continuation_index(0)
-        traj = Trajectory(session_id=self.session, agent=Agent(name="terminus-2", version="unknown", model_name=MODEL, extra={"parser": self.parser_name}),
-                          steps=self.steps, final_metrics=FinalMetrics(total_prompt_tokens=5000, total_completion_tokens=800, total_cached_tokens=0))
-        (agent_dir / "trajectory.json").write_text(format_trajectory_json(traj.to_json_dict()))
+    def dump(self, agent_dir, continued=None):  # _dump_trajectory_with_continuation_index
+        cont = self.summ if self.linear and continued is None else 0
+        extra = {"parser": self.parser_name, **({"continuation_index": cont} if cont else {})}
+        traj = Trajectory(session_id=self.session, agent=Agent(name="terminus-2", version="unknown", model_name=MODEL, extra=extra),
+                          steps=self.steps, final_metrics=FinalMetrics(total_prompt_tokens=5000, total_completion_tokens=800, total_cached_tokens=0),
+                          continued_trajectory_ref=continued)
+        (agent_dir / (f"trajectory.cont-{cont}.json" if cont else "trajectory.json")).write_text(format_trajectory_json(traj.to_json_dict()))
 
 
 def terminus_trial(job, tasks, name, task, parser, raw=False):
@@ -239,9 +252,10 @@ def terminus_trial(job, tasks, name, task, parser, raw=False):
     SCRIPT[name] = dict(agent="terminus-2", parser=parser, raw_content=raw, prompt=t.steps[0].message, turns=script)
 
 
-def terminus_summarization_trial(job, tasks, name, task):
-    d, _ = write_trial(job, name, "terminus-2", str(task), reward=1.0, kwargs={"parser_name": "json"})
-    t = Terminus("json", False, session=f"{name}-session")
+def terminus_summarization_trial(job, tasks, name, task, linear=False):
+    d, _ = write_trial(job, name, "terminus-2", str(task), reward=1.0,
+                       kwargs={"parser_name": "json", **({"trajectory_config": {"linear_history": True}} if linear else {})})
+    t = Terminus("json", False, session=f"{name}-session", linear=linear, agent_dir=d / "agent")
     instruction = "Fix the failing build in /app/src."
     t.start(instruction, "root@box:/app# ")
     r1 = json_reply("Build fails.", "Look at the error.", [("make 2>&1 | tail -5\n", 5.0)])
@@ -429,6 +443,7 @@ def main(out):
     terminus_trial(job, tasks, "hello-world__T2xml02", hello, "xml")
     terminus_trial(job, tasks, "hello-world__T2raw03", hello, "json", raw=True)
     terminus_summarization_trial(job, tasks, "fix-build__T2sum04", build)
+    terminus_summarization_trial(job, tasks, "fix-build__T2lin06", build, linear=True)  # linear_history: trajectory.cont-1.json
     claude_code_trial(job, tasks, "psf__requests-2317__Cc00001", req)
     opencode_trial(job, tasks, "fix-permissions__Oc00001", str(perms))
     opencode_trial(job, tasks, "fix-permissions__OcRel02", "datasets/terminal-bench/fix-permissions")  # relative to Harbor's cwd

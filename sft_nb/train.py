@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 from .core import atomic_write_text, timestamp
 from .config import Config, ConfigError, Problem
 from .demo import resolve_model_path
+from .guard import RUN_ENV, guard_argv, run_key
 
 # %% auto #0
 __all__ = ['TRAIN_DEFAULTS', 'deepspeed_path', 'train_args', 'dump_yaml', 'write_train_yaml', 'venv_bin', 'launch_env',
@@ -172,9 +173,10 @@ def launch(cfg:Config, # a loaded config
     log_path, error_file, rank_logs = logs/f"{cfg.run_name}_{stamp}.log", logs/f"{cfg.run_name}_{stamp}.error.json", logs/f"{cfg.run_name}_{stamp}.ranks"
     cli = venv_bin()/"llamafactory-cli"
     _check_argv_paths(yaml_path, cli, rank_logs)
-    argv = [str(cli), "train", str(yaml_path)]
+    key = run_key(cfg.output_dir)  # the guardian kills every process of the run if sft-nb dies without cleaning up
+    argv = guard_argv([str(cli), "train", str(yaml_path)], key)
     t0 = time.time()
-    rc = stream_process(argv, launch_env(cfg, error_file, rank_logs=rank_logs), cfg.root, log_path)
+    rc = stream_process(argv, {**launch_env(cfg, error_file, rank_logs=rank_logs), RUN_ENV: key}, cfg.root, log_path)
     res = LaunchResult(rc, log_path, cfg.output_dir, round(time.time() - t0, 1), Path(yaml_path), read_rank_errors(rank_logs, error_file) if rc else [])
     if rc and check: raise TrainingFailed(res)
     return res

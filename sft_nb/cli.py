@@ -18,6 +18,7 @@ COMMANDS = {
     "dataprep": "STEP 0 only: convert the data",
     "train": "STEP 0-3: convert, register, train, results",
     "run": "check, then STEP 0-3, then archive the run even if training fails or is interrupted (scripts/start.sh)",
+    "rerun": "run a recorded run again under a new name, from its launch record (same overrides; data, model and YAML must match)",
     "show-mask": "print which tokens of one converted sample are trained (label mask)",
     "archive": "archive a finished run into artifacts/runs/<run> and the index",
     "runs": "list archived runs (artifacts/index.yaml)",
@@ -38,7 +39,11 @@ def build_parser()->argparse.ArgumentParser:
         if name == "check":
             s.add_argument("--json", action="store_true", help="print the findings and the plan as JSON")
             s.add_argument("--deep", action="store_true", help="also run LLaMA-Factory's parser (subprocess, cached) and template parity")
-        if name in ("dataprep", "train", "run"): s.add_argument("--force", action="store_true", help="reconvert even if STEP 0's outputs are current")
+        if name in ("dataprep", "train", "run", "rerun"):
+            s.add_argument("--force", action="store_true", help="reconvert even if STEP 0's outputs are current; with --resume/rerun, accept recorded changes")
+        if name in ("train", "run"):
+            s.add_argument("--resume", action="store_true", help="continue --run-name R from its newest complete checkpoint, with R's recorded overrides")
+        if name == "rerun": s.add_argument("run", help="the recorded run to reproduce (its launch record in artifacts/launches/)")
         if name == "show-mask":
             s.add_argument("--index", type=int, default=0, help="which sample (0-based)")
             s.add_argument("--color", action="store_true", help="ANSI colors instead of {+ +} / [- -] marks")
@@ -92,14 +97,17 @@ def archive_after(cfg, status:str, output:dict|None=None)->None:
     try: print(f"archived ({status}): {archive_run(cfg, output=output, status=status)}")
     except FileNotFoundError as e: print(f"not archived: {e}", file=sys.stderr)
 
-def cmd_run(cfg, force:bool=False)->int:
+def cmd_run(cfg, force:bool=False, resume:bool=False, like:dict|None=None)->int:
     "Deep check, then STEP 0-3, then archive the run; the exit code says how it ended."
     from sft_nb.pipeline import run_pipeline
     from sft_nb.train import TrainingFailed
+    if resume:
+        from sft_nb.resume import prepare_resume
+        prepare_resume(cfg)
     if (rc := cmd_check(cfg, deep=True)): return rc
     previous, rc, status, output = signal.signal(signal.SIGTERM, _raise_terminated), 1, "failed", None
     try:
-        output = run_pipeline(cfg, force=force).output; rc, status = 0, "success"
+        output = run_pipeline(cfg, force=force, resume=resume, like=like).output; rc, status = 0, "success"
     except KeyboardInterrupt: rc, status = 130, "interrupted"; print("interrupted", file=sys.stderr)
     except Terminated: rc, status = 143, "terminated"; print("terminated (SIGTERM)", file=sys.stderr)
     except TrainingFailed as e: print(f"ERROR {e}", file=sys.stderr)
@@ -132,17 +140,21 @@ def cmd_other(args, cfg)->int:
 def main(argv:list[str]|None=None)->int:
     "Entry point of the `sft-nb` console script."
     args = build_parser().parse_args(argv)
-    as_json = getattr(args, "json", False)
+    as_json, like = getattr(args, "json", False), None
     try:
         if args.command == "archive":  # the last run recorded in runtime_info.output (or --run-name), with its overrides
             from sft_nb.archive import config_for_run
             cfg = config_for_run(args.config, args.run_name, args.overrides or None)
+        elif getattr(args, "resume", False) or args.command == "rerun":
+            from sft_nb.resume import load_recorded_config
+            cfg, like = load_recorded_config(args.config, args.run_name, args.overrides, rerun=getattr(args, "run", None))
         else: cfg = load_config(args.config, args.overrides, run_name=args.run_name)
         if args.command == "check": return cmd_check(cfg, deep=args.deep, as_json=as_json)
-        if args.command == "run": return cmd_run(cfg, force=args.force)
+        if args.command in ("run", "rerun"): return cmd_run(cfg, force=args.force, resume=getattr(args, "resume", False), like=like)
         if args.command in ("dataprep", "train"):
             from sft_nb.pipeline import run_pipeline
-            run_pipeline(cfg, steps=("convert",) if args.command == "dataprep" else ("convert", "register", "train", "results"), force=args.force)
+            run_pipeline(cfg, steps=("convert",) if args.command == "dataprep" else ("convert", "register", "train", "results"), force=args.force,
+                         resume=getattr(args, "resume", False), like=like)
             return 0
         return cmd_other(args, cfg)
     except ConfigError as e:

@@ -114,13 +114,16 @@ class RunResult:
 def run_pipeline(cfg:Config, # a loaded config
                  steps:tuple=STEPS, # which steps to run, in pipeline order
                  quiet:bool=False,
-                 force:bool=False, # reconvert even when STEP 0's outputs are current
+                 force:bool=False, # reconvert even when STEP 0's outputs are current; on resume/rerun also accept changes
+                 resume:bool=False, # continue the run from its newest complete checkpoint (`sft_nb.resume`)
+                 like:dict|None=None, # the launch record of the run this one reruns: its facts must match
                 )->RunResult:
     "Run STEP 0-3 for `cfg`: convert, register, train, results."
     from sft_nb.convert import convert
     from sft_nb.register import register
-    from sft_nb.train import write_train_yaml, launch
     from sft_nb.results import plot_losses, run_output, write_run_output
+    from sft_nb.resume import prepare_resume, launch_attempt, read_launch_record, resume_output
+    if resume and "train" in steps: prepare_resume(cfg)
     if "train" in steps and (probs := preflight(cfg)): raise ConfigError(probs)
     r = RunResult(cfg)
     if "convert" in steps or "register" in steps:
@@ -130,10 +133,12 @@ def run_pipeline(cfg:Config, # a loaded config
     if "train" not in steps and "results" not in steps: return r
     lock, started = run_lock(cfg), time.time()
     try:
-        if "train" in steps: r.launch = launch(cfg, write_train_yaml(cfg))
+        if "train" in steps:
+            ref = read_launch_record(cfg.artifacts, cfg.run_name) if resume else like
+            r.launch = launch_attempt(cfg, ref, force=force, what="resume" if resume else "rerun")
         if "results" in steps:
             r.plot = plot_losses(cfg.output_dir, title=cfg.run_name)
-            r.output = run_output(cfg, r.launch, r.plot, started if r.launch else 0)
+            r.output = resume_output(cfg, run_output(cfg, r.launch, r.plot, started if r.launch else 0))
             write_run_output(cfg.path, r.output)
             if not quiet:
                 from sft_nb.results import assess_run, format_health, write_health

@@ -24,6 +24,7 @@ COMMANDS = {
     "runs": "list archived runs (artifacts/index.yaml)",
     "compare": "compare archived runs: curves, final metrics, differing config keys",
     "dashboard": "serve a live dashboard of runs on http://127.0.0.1:PORT",
+    "slurm": "write artifacts/slurm/<run>.sbatch (one srun task per node running sft-nb run); --print shows it, --submit runs sbatch",
 }
 
 def build_parser()->argparse.ArgumentParser:
@@ -52,6 +53,14 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--notebook", default=None, help="the papermill output notebook to keep with the run (default: found by run name)")
             s.add_argument("--status", default=None, help="record this status instead of the one read from the output dir")
         if name == "compare": s.add_argument("runs", nargs="+", help="run names (two or more)")
+        if name == "slurm":
+            s.add_argument("--nodes", type=int, default=1)
+            s.add_argument("--gpus-per-node", type=int, default=None, help="request this many GPUs per node (default: none requested; infrastructure.n_gpus_per_node processes)")
+            s.add_argument("--partition", default=None)
+            s.add_argument("--time", default=None, help="time limit, e.g. 2-00:00:00")
+            g = s.add_mutually_exclusive_group()
+            g.add_argument("--print", action="store_true", help="print the script")
+            g.add_argument("--submit", action="store_true", help="submit it with sbatch and print the job id")
         if name == "dashboard":
             s.add_argument("--port", type=int, default=8765)
             s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -132,6 +141,11 @@ def cmd_other(args, cfg)->int:
     if args.command == "compare":
         from sft_nb.archive import compare_runs
         print(compare_runs(args.runs, cfg.artifacts)); return 0
+    if args.command == "slurm":
+        from sft_nb.slurm import write_sbatch, submit
+        path = write_sbatch(cfg, nodes=args.nodes, gpus_per_node=args.gpus_per_node, partition=args.partition, time_limit=args.time)
+        if args.print: print(path.read_text())
+        print(f"submitted job {submit(path)} ({path})" if args.submit else f"wrote {path}"); return 0
     from sft_nb.dashboard import serve
     try: serve(cfg.artifacts, port=args.port, host=args.host, refresh_s=args.refresh)
     except OSError as e: print(f"ERROR {e}", file=sys.stderr); return 1

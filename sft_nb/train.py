@@ -11,7 +11,8 @@ from ruamel.yaml import YAML
 from .core import atomic_write_text, timestamp
 from .config import Config, ConfigError, Problem
 from .demo import resolve_model_path
-from .guard import RUN_ENV, guard_argv, run_key
+from .guard import RUN_ENV, guard_argv, run_key, kill_run
+from .watchdog import watch_run
 
 # %% auto #0
 __all__ = ['TRAIN_DEFAULTS', 'deepspeed_path', 'train_args', 'dump_yaml', 'write_train_yaml', 'venv_bin', 'launch_env',
@@ -169,14 +170,18 @@ def launch(cfg:Config, # a loaded config
            check:bool=True, # raise `TrainingFailed` on a non-zero exit
           )->LaunchResult:
     "STEP 2b: run `llamafactory-cli train` on `yaml_path` through torchrun, streaming and logging its output."
-    stamp, logs = timestamp(), cfg.artifacts/"logs"
+    stamp, logs, node = timestamp(), cfg.artifacts/"logs", cfg.infrastructure.node_rank
+    stamp += f".node{node}" if node else ""  # nodes sharing artifacts/ never write one log
     log_path, error_file, rank_logs = logs/f"{cfg.run_name}_{stamp}.log", logs/f"{cfg.run_name}_{stamp}.error.json", logs/f"{cfg.run_name}_{stamp}.ranks"
     cli = venv_bin()/"llamafactory-cli"
     _check_argv_paths(yaml_path, cli, rank_logs)
-    key = run_key(cfg.output_dir)  # the guardian kills every process of the run if sft-nb dies without cleaning up
+    key = run_key(cfg.output_dir) + (f".{node}" if node else "")  # the guardian kills this node's processes of the run if sft-nb dies
     argv = guard_argv([str(cli), "train", str(yaml_path)], key)
-    t0 = time.time()
-    rc = stream_process(argv, {**launch_env(cfg, error_file, rank_logs=rank_logs), RUN_ENV: key}, cfg.root, log_path)
+    t0, i = time.time(), cfg.infrastructure
+    stop_watch = watch_run(cfg.output_dir, log_path, i.stall_action, abort=lambda: kill_run(key), factor=i.stall_factor,
+                           min_s=i.stall_min_s) if node == 0 else (lambda: None)  # trainer_log.jsonl is node 0's
+    try: rc = stream_process(argv, {**launch_env(cfg, error_file, rank_logs=rank_logs), RUN_ENV: key}, cfg.root, log_path)
+    finally: stop_watch()
     res = LaunchResult(rc, log_path, cfg.output_dir, round(time.time() - t0, 1), Path(yaml_path), read_rank_errors(rank_logs, error_file) if rc else [])
     if rc and check: raise TrainingFailed(res)
     return res

@@ -70,7 +70,7 @@ def build_parser()->argparse.ArgumentParser:
 # %% ../nbs/09_cli.ipynb #20bc7d71
 def cmd_check(cfg, deep:bool=False, as_json:bool=False, parity:bool|None=None)->int:
     "Print the plan and the findings; 2 if there is an error."
-    from sft_nb.pipeline import plan, format_plan
+    from sft_nb.plan import plan, format_plan
     from sft_nb.check import run_checks, cached_lf_parse
     t0 = time.time()
     p = plan(cfg)
@@ -110,7 +110,8 @@ def cmd_run(cfg, force:bool=False, resume:bool=False, like:dict|None=None)->int:
     "Deep check, then STEP 0-3, then archive the run; the exit code says how it ended."
     from sft_nb.pipeline import run_pipeline
     from sft_nb.train import TrainingFailed
-    if resume:
+    from sft_nb.multinode import is_leader
+    if resume and is_leader(cfg):
         from sft_nb.resume import prepare_resume
         prepare_resume(cfg)
     if (rc := cmd_check(cfg, deep=True)): return rc
@@ -122,7 +123,7 @@ def cmd_run(cfg, force:bool=False, resume:bool=False, like:dict|None=None)->int:
     except TrainingFailed as e: print(f"ERROR {e}", file=sys.stderr)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        archive_after(cfg, status, output)
+        if is_leader(cfg): archive_after(cfg, status, output)  # multi-node: node 0 alone archives
         signal.signal(signal.SIGTERM, previous)
     return rc
 

@@ -4,7 +4,7 @@ import json, os, signal, subprocess, time
 from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
-from conftest import BIN, run, copy_project
+from conftest import BIN, REPO, run, copy_project
 
 STEPS = ["--set", "training.max_steps=8", "--set", "training.save_steps=2"]
 TOL = 1e-3  # per-step loss, resumed vs uninterrupted, CPU fp32
@@ -90,3 +90,13 @@ def test_resume_refusals_exit_2(killed_and_resumed):
     assert none.returncode == 2 and "has no launch record" in none.stderr
     changed = run([BIN / "sft-nb", "rerun", "ref", "--config", cfg, "--run-name", "ref-lr", "--set", "training.learning_rate=5e-4"])
     assert changed.returncode == 2 and "runtime_info.input.training.learning_rate" in changed.stderr and "--force" in changed.stderr, changed.stderr[-2000:]
+
+
+def test_notebook_resume_parameter_loads_the_recorded_run(killed_and_resumed, tmp_path):
+    "papermill -p resume True: the run's recorded overrides and its newest complete checkpoint (a dry run: plan only)."
+    p = killed_and_resumed["project"]
+    out = tmp_path / "resume.ipynb"
+    res = run([BIN / "papermill", REPO / "nbs/train.ipynb", out, "--cwd", p, "-p", "resume", "True", "-p", "dry_run", "True", "-r", "run_name", "kr"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    text = out.read_text()
+    assert f"resuming kr from {p / 'artifacts/model/kr/checkpoint-8'}" in text and "max_steps: 8" in text

@@ -467,4 +467,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'sft_nb.watchdog.StallWatch.median_interval': ( 'watchdog.html#stallwatch.median_interval',
                                                                                  'sft_nb/watchdog.py'),
                                  'sft_nb.watchdog.StallWatch.poll': ('watchdog.html#stallwatch.poll', 'sft_nb/watchdog.py'),
+                                 'sft_nb.watchdog.parse_gpu_csv': ('watchdog.html#parse_gpu_csv', 'sft_nb/watchdog.py'),
+                                 'sft_nb.watchdog.plot_gpus': ('watchdog.html#plot_gpus', 'sft_nb/watchdog.py'),
+                                 'sft_nb.watchdog.read_gpu_samples': ('watchdog.html#read_gpu_samples', 'sft_nb/watchdog.py'),
+                                 'sft_nb.watchdog.sample_gpus': ('watchdog.html#sample_gpus', 'sft_nb/watchdog.py'),
                                  'sft_nb.watchdog.watch_run': ('watchdog.html#watch_run', 'sft_nb/watchdog.py')}}}

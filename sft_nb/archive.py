@@ -106,7 +106,7 @@ def provenance()->dict:
 
 # %% ../nbs/11_archive.ipynb #81374831
 RUN_FILES = ("trainer_log.jsonl", "trainer_state.json", "train_results.json", "all_results.json", "eval_results.json",
-             "loss_curves.png", "training_loss.png", "training_eval_loss.png", "health.json", "stalls.jsonl")
+             "loss_curves.png", "training_loss.png", "training_eval_loss.png", "health.json", "stalls.jsonl", "gpu.jsonl", "gpu_usage.png")
 TEXT_SUFFIXES = {".json", ".jsonl", ".yaml", ".yml", ".log", ".ipynb", ".txt", ".md"}
 
 def run_logs(cfg:Config)->list[Path]:

@@ -14,6 +14,7 @@ from .register import register
 from .results import assess_run, format_health, plot_losses, run_output, write_health, write_run_output
 from .train import launch, write_train_yaml
 from .multinode import is_leader
+from .watchdog import plot_gpus
 from .resume import launch_attempt, launch_follower, prepare_resume, resume_output
 
 # %% auto #0
@@ -84,6 +85,7 @@ def write_results(r:RunResult, quiet:bool=False):
     "STEP 3: curves, health (judged once, stored in health.json), and runtime_info.output written back."
     cfg = r.cfg
     r.plot = plot_losses(cfg.output_dir, title=cfg.run_name)
+    plot_gpus(cfg.output_dir)  # beside the loss: per-GPU utilization and memory, where the watchdog sampled any
     r.health = assess_run(cfg); write_health(cfg.output_dir, r.health)
     r.output = resume_output(cfg, run_output(cfg, r.launch, r.plot, r.started, health=r.health))
     write_run_output(cfg.path, r.output)

@@ -107,7 +107,7 @@ def provenance()->dict:
 
 # %% ../nbs/11_archive.ipynb #81374831
 RUN_FILES = ("trainer_log.jsonl", "trainer_state.json", "train_results.json", "all_results.json", "eval_results.json",
-             "loss_curves.png", "training_loss.png", "training_eval_loss.png", "health.json")
+             "loss_curves.png", "training_loss.png", "training_eval_loss.png", "health.json", "stalls.jsonl", "gpu.jsonl", "gpu_usage.png")
 TEXT_SUFFIXES = {".json", ".jsonl", ".yaml", ".yml", ".log", ".ipynb", ".txt", ".md"}
 
 def run_logs(cfg:Config, # a loaded config
@@ -133,6 +133,7 @@ def run_files(cfg:Config, # a loaded config
     od = cfg.output_dir
     files = {f: od/f for f in RUN_FILES}
     files["train.yaml"] = cfg.artifacts/"training_config"/f"{cfg.run_name}.yaml"
+    files["launch.json"] = cfg.artifacts/"launches"/f"{cfg.run_name}.json"  # the launch record: every attempt (sft_nb.resume)
     files.update({f"logs/{p.name}": p for p in run_logs(cfg)})
     files[f"data/{cfg.data_name}.stats.json"] = cfg.lf_data_dir/f"{cfg.data_name}.stats.json"
     files[f"data/{cfg.data_name}.summary.json"] = cfg.im_data_dir/f"{cfg.data_name}.summary.json"

@@ -16,6 +16,8 @@ from .encode import LFEncoder, parity_check
 from .lfargs import TRAIN_DEFAULTS, deepspeed_path, train_args
 from .plan import plan as make_plan
 from .sources import source_findings
+from .multinode import multinode_findings
+from .disk import disk_finding
 
 # %% auto #0
 __all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'HUB_ID', 'TUNABLE_KEYS', 'LF_PARSE',
@@ -172,7 +174,7 @@ def check_checkpoints(cfg:Config, # a loaded config
     overwrite, allowed = t.get("overwrite_output_dir", False), env.get(OVERWRITE_ENV) == "1"
     if overwrite and not allowed:
         out.append(error(f"{T}.overwrite_output_dir", f"true, but {OVERWRITE_ENV}=1 is not set", f"export {OVERWRITE_ENV}=1 to really overwrite {od}, or set overwrite_output_dir: false"))
-    if od.is_dir() and any(od.iterdir()) and not resume and not (overwrite and allowed):
+    if od.is_dir() and any(od.iterdir()) and not resume and not (overwrite and allowed) and cfg.infrastructure.node_rank == 0:  # node 0 owns it
         out.append(error(f"{T}.output_dir", f"{od} exists and is not empty", "pick a new experiment.run_name (or output_dir), or resume_from_checkpoint, "
                          f"or overwrite with overwrite_output_dir: true and {OVERWRITE_ENV}=1"))
     return out
@@ -214,7 +216,7 @@ def check_infrastructure(cfg:Config, # a loaded config
     i, out, k = cfg.infrastructure, [], f"{INPUT}.infrastructure"
     if gpus and i.n_gpus_per_node > gpus:
         out.append(error(f"{k}.n_gpus_per_node", f"{i.n_gpus_per_node} > the {gpus} GPU(s) visible here", f"set n_gpus_per_node: {gpus} (or fewer)"))
-    if i.nnodes > 1 and i.node_rank >= i.nnodes: out.append(error(f"{k}.node_rank", f"{i.node_rank} >= nnodes {i.nnodes}", "use 0..nnodes-1"))
+    out += multinode_findings(cfg)  # node rank, master address and port, a shared run name
     ds = cfg.training.get("deepspeed")
     if ds:
         out += check_deepspeed_file(f"{T}.deepspeed", deepspeed_path(cfg, ds))
@@ -399,6 +401,7 @@ def run_checks(cfg:Config, # a loaded config
     found = (check_training_keys(cfg) + check_gpu_features(cfg, gpus) + check_long_context(cfg, model_config(cfg))
              + check_template(cfg, data_reasoning(cfg)) + check_schemas(cfg) + check_checkpoints(cfg, env) + check_experiment(cfg, env)
              + check_infrastructure(cfg, gpus) + check_data(cfg) + check_arithmetic(cfg, p) + check_tunable(cfg))
+    if (d := disk_finding(resolve_model_path(cfg, build=False), p["train_args"], p.get("checkpoints"), cfg.output_dir)): found.append(d)
     if deep and not any(f.level == "error" and f.key.startswith(T) for f in found): found += check_lf_parser(cfg)
     if (deep if parity is None else parity):
         if (w := parity_warning(cfg)): found.append(warning(f"{T}.template", w, "see nbs/explore.ipynb (template parity)"))

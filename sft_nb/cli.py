@@ -18,12 +18,14 @@ COMMANDS = {
     "dataprep": "STEP 0 only: convert the data",
     "train": "STEP 0-3: convert, register, train, results",
     "run": "check, then STEP 0-3, then archive the run even if training fails or is interrupted (scripts/start.sh)",
+    "rerun": "run a recorded run again under a new name, from its launch record (same overrides; data, model and YAML must match)",
     "show-mask": "print which tokens of one converted sample are trained (label mask)",
     "archive": "archive a finished run into artifacts/runs/<run> and the index",
     "runs": "list archived runs (artifacts/index.yaml)",
     "compare": "compare archived runs: curves, final metrics, differing config keys",
     "dashboard": "serve a live dashboard of runs on http://127.0.0.1:PORT",
     "lab": "start JupyterLab for this project on 127.0.0.1 (project kernel, token printed), opening nbs/explore.ipynb",
+    "slurm": "write artifacts/slurm/<run>.sbatch (one srun task per node running sft-nb run); --print shows it, --submit runs sbatch",
 }
 
 def build_parser()->argparse.ArgumentParser:
@@ -39,7 +41,11 @@ def build_parser()->argparse.ArgumentParser:
         if name == "check":
             s.add_argument("--json", action="store_true", help="print the findings and the plan as JSON")
             s.add_argument("--deep", action="store_true", help="also run LLaMA-Factory's parser (subprocess, cached) and template parity")
-        if name in ("dataprep", "train", "run"): s.add_argument("--force", action="store_true", help="reconvert even if STEP 0's outputs are current")
+        if name in ("dataprep", "train", "run", "rerun"):
+            s.add_argument("--force", action="store_true", help="reconvert even if STEP 0's outputs are current; with --resume/rerun, accept recorded changes")
+        if name in ("train", "run"):
+            s.add_argument("--resume", action="store_true", help="continue --run-name R from its newest complete checkpoint, with R's recorded overrides")
+        if name == "rerun": s.add_argument("run", help="the recorded run to reproduce (its launch record in artifacts/launches/)")
         if name == "show-mask":
             s.add_argument("--index", type=int, default=0, help="which sample (0-based)")
             s.add_argument("--color", action="store_true", help="ANSI colors instead of {+ +} / [- -] marks")
@@ -48,6 +54,14 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--notebook", default=None, help="the papermill output notebook to keep with the run (default: found by run name)")
             s.add_argument("--status", default=None, help="record this status instead of the one read from the output dir")
         if name == "compare": s.add_argument("runs", nargs="+", help="run names (two or more)")
+        if name == "slurm":
+            s.add_argument("--nodes", type=int, default=1)
+            s.add_argument("--gpus-per-node", type=int, default=None, help="request this many GPUs per node (default: none requested; infrastructure.n_gpus_per_node processes)")
+            s.add_argument("--partition", default=None)
+            s.add_argument("--time", default=None, help="time limit, e.g. 2-00:00:00")
+            g = s.add_mutually_exclusive_group()
+            g.add_argument("--print", action="store_true", help="print the script")
+            g.add_argument("--submit", action="store_true", help="submit it with sbatch and print the job id")
         if name == "dashboard":
             s.add_argument("--port", type=int, default=8765)
             s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -104,21 +118,27 @@ def archive_after(cfg, # a loaded config
     except FileNotFoundError as e: print(f"not archived: {e}", file=sys.stderr)
 
 def cmd_run(cfg, # a loaded config
-            force:bool=False, # reconvert even when STEP 0's outputs are current
+            force:bool=False, # reconvert even when STEP 0's outputs are current; on resume/rerun accept recorded changes
+            resume:bool=False, # continue the run from its newest complete checkpoint
+            like:dict|None=None, # rerun: the launch record of the run it reproduces
           )->int:
     "Deep check, then STEP 0-3, then archive the run; the exit code says how it ended."
     from sft_nb.pipeline import run_pipeline
     from sft_nb.train import TrainingFailed
+    from sft_nb.multinode import is_leader
+    if resume and is_leader(cfg):
+        from sft_nb.resume import prepare_resume
+        prepare_resume(cfg)
     if (rc := cmd_check(cfg, deep=True)): return rc
     previous, rc, status, output = signal.signal(signal.SIGTERM, _raise_terminated), 1, "failed", None
     try:
-        output = run_pipeline(cfg, force=force).output; rc, status = 0, "success"
+        output = run_pipeline(cfg, force=force, resume=resume, like=like).output; rc, status = 0, "success"
     except KeyboardInterrupt: rc, status = 130, "interrupted"; print("interrupted", file=sys.stderr)
     except Terminated: rc, status = 143, "terminated"; print("terminated (SIGTERM)", file=sys.stderr)
     except TrainingFailed as e: print(f"ERROR {e}", file=sys.stderr)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        archive_after(cfg, status, output)
+        if is_leader(cfg): archive_after(cfg, status, output)  # multi-node: node 0 alone archives
         signal.signal(signal.SIGTERM, previous)
     return rc
 
@@ -139,6 +159,11 @@ def cmd_other(args, # the parsed command line
     if args.command == "compare":
         from sft_nb.archive import compare_runs
         print(compare_runs(args.runs, cfg.artifacts)); return 0
+    if args.command == "slurm":
+        from sft_nb.slurm import write_sbatch, submit
+        path = write_sbatch(cfg, nodes=args.nodes, gpus_per_node=args.gpus_per_node, partition=args.partition, time_limit=args.time)
+        if args.print: print(path.read_text())
+        print(f"submitted job {submit(path)} ({path})" if args.submit else f"wrote {path}"); return 0
     from sft_nb.dashboard import serve
     try: serve(cfg.artifacts, port=args.port, host=args.host, refresh_s=args.refresh)
     except OSError as e: print(f"ERROR {e}", file=sys.stderr); return 1
@@ -148,7 +173,7 @@ def main(argv:list[str]|None=None, # the arguments (default: sys.argv[1:])
        )->int:
     "Entry point of the `sft-nb` console script."
     args = build_parser().parse_args(argv)
-    as_json = getattr(args, "json", False)
+    as_json, like = getattr(args, "json", False), None
     try:
         if args.command == "lab":  # needs no valid config, only the project folder it sits in
             from sft_nb.lab import serve_lab
@@ -156,12 +181,16 @@ def main(argv:list[str]|None=None, # the arguments (default: sys.argv[1:])
         if args.command == "archive":  # the last run recorded in runtime_info.output (or --run-name), with its overrides
             from sft_nb.archive import config_for_run
             cfg = config_for_run(args.config, args.run_name, args.overrides or None)
+        elif getattr(args, "resume", False) or args.command == "rerun":
+            from sft_nb.resume import load_recorded_config
+            cfg, like = load_recorded_config(args.config, args.run_name, args.overrides, rerun=getattr(args, "run", None))
         else: cfg = load_config(args.config, args.overrides, run_name=args.run_name)
         if args.command == "check": return cmd_check(cfg, deep=args.deep, as_json=as_json)
-        if args.command == "run": return cmd_run(cfg, force=args.force)
+        if args.command in ("run", "rerun"): return cmd_run(cfg, force=args.force, resume=getattr(args, "resume", False), like=like)
         if args.command in ("dataprep", "train"):
             from sft_nb.pipeline import run_pipeline
-            run_pipeline(cfg, steps=("convert",) if args.command == "dataprep" else ("convert", "register", "train", "results"), force=args.force)
+            run_pipeline(cfg, steps=("convert",) if args.command == "dataprep" else ("convert", "register", "train", "results"), force=args.force,
+                         resume=getattr(args, "resume", False), like=like)
             return 0
         return cmd_other(args, cfg)
     except ConfigError as e:

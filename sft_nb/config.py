@@ -96,6 +96,9 @@ class InfrastructureCfg:
     node_rank: int = 0
     master_addr: str = "127.0.0.1"
     master_port: int = 29500
+    stall_action: str = "warn"  # warn | abort: when no step is logged for stall_factor x the median step time
+    stall_factor: float = 10.0
+    stall_min_s: float = 60.0   # never a stall below this many seconds of silence
 
 @dataclass
 class ExperimentCfg:
@@ -121,6 +124,7 @@ CHOICES = {
     "conversion.over_length": ["keep", "drop", "truncate_turns"],
     "conversion.terminus_parse_errors": ["keep_masked", "keep", "drop"],
     "experiment.wandb_mode": ["disabled", "offline", "online"],
+    "infrastructure.stall_action": ["warn", "abort"],
     "training.stage": ["sft", "pt", "rm", "ppo", "dpo", "kto"],
     "training.finetuning_type": ["full", "lora", "freeze", "oft"],
     "training.flash_attn": ["auto", "disabled", "sdpa", "fa2", "fa3"],

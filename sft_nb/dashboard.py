@@ -45,7 +45,9 @@ def live_run(output_dir:Path, # a run's output dir
     od = Path(output_dir)
     recs, mtime = tail_records(od/"trainer_log.jsonl"), (od/"trainer_log.jsonl").stat().st_mtime
     last, losses = (recs[-1] if recs else {}), [r["loss"] for r in recs if is_finite_number(r.get("loss"))]
-    status = "finished" if (od/"train_results.json").exists() else "running" if time.time() - mtime < STALE_S else "stalled"
+    stall = od/"stalls.jsonl"  # the stall watchdog's events (sft_nb.watchdog): one newer than the last step means stalled now
+    stalled = time.time() - mtime >= STALE_S or (stall.exists() and stall.stat().st_mtime > mtime)
+    status = "finished" if (od/"train_results.json").exists() else "stalled" if stalled else "running"
     return {"run": od.name, "status": status, "step": last.get("current_steps"), "total_steps": last.get("total_steps"),
             "progress": last.get("percentage"), "elapsed": last.get("elapsed_time"), "eta": last.get("remaining_time"),
             "loss": losses[-1] if losses else None, "updated": mtime, "health": None, "archived": False}

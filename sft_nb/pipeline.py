@@ -14,6 +14,9 @@ from .convert import convert
 from .register import register
 from .results import assess_run, format_health, plot_losses, run_output, write_health, write_run_output
 from .train import launch, write_train_yaml
+from .multinode import is_leader
+from .watchdog import plot_gpus
+from .resume import launch_attempt, launch_follower, prepare_resume, resume_output
 
 # %% auto #0
 __all__ = ['STEPS', 'NOTEBOOK_PARAMS', 'SECRET_ENV', 'RunLocked', 'data_lock', 'run_lock', 'RunResult', 'run_step',
@@ -60,12 +63,16 @@ def run_step(cfg:Config, # a loaded config
              step:str, # one of STEPS
              result:RunResult|None=None, # the run so far (a new one if None)
              quiet:bool=False, # don't print summaries
-             force:bool=False, # reconvert even when STEP 0's outputs are current
+             force:bool=False, # reconvert even when STEP 0's outputs are current; on resume/rerun also accept recorded changes
+             like:dict|None=None, # STEP 2 of a rerun: the launch record of the run it reproduces (`sft_nb.resume`)
              progress:bool=False, # STEP 2 in a notebook: a progress bar and the log's last lines, not the whole log
             )->RunResult:
     "Run one step under its lock (STEP 0-1: the data lock; STEP 2-3: the run lock) and record what it gave."
     if step not in STEPS: raise ValueError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
     r = result or RunResult(cfg)
+    if not is_leader(cfg):  # multi-node: node 0 converts, records and writes results; this node waits, then trains
+        if step == "train": r.started = time.time(); r.launch = launch_follower(cfg)
+        return r
     if step in ("convert", "register"):
         with data_lock(cfg):
             if step == "convert": r.report = convert(cfg, quiet=quiet, force=force)
@@ -73,7 +80,7 @@ def run_step(cfg:Config, # a loaded config
         return r
     lock = run_lock(cfg)
     try:
-        if step == "train": r.started = time.time(); r.launch = launch(cfg, write_train_yaml(cfg), progress=progress)
+        if step == "train": r.started = time.time(); r.launch = launch_attempt(cfg, like, force=force, progress=progress)
         else: write_results(r, quiet)
     finally: lock.release()
     return r
@@ -84,8 +91,9 @@ def write_results(r:RunResult, # the run so far (its launch, when STEP 2 ran her
     "STEP 3: curves, health (judged once, stored in health.json), and runtime_info.output written back."
     cfg = r.cfg
     r.plot = plot_losses(cfg.output_dir, title=cfg.run_name)
+    plot_gpus(cfg.output_dir)  # beside the loss: per-GPU utilization and memory, where the watchdog sampled any
     r.health = assess_run(cfg); write_health(cfg.output_dir, r.health)
-    r.output = run_output(cfg, r.launch, r.plot, r.started, health=r.health)
+    r.output = resume_output(cfg, run_output(cfg, r.launch, r.plot, r.started, health=r.health))
     write_run_output(cfg.path, r.output)
     if not quiet:
         print(format_health(r.health))
@@ -95,13 +103,16 @@ def write_results(r:RunResult, # the run so far (its launch, when STEP 2 ran her
 def run_pipeline(cfg:Config, # a loaded config
                  steps:tuple=STEPS, # which steps to run, in pipeline order
                  quiet:bool=False, # don't print summaries
-                 force:bool=False, # reconvert even when STEP 0's outputs are current
+                 force:bool=False, # reconvert even when STEP 0's outputs are current; on resume/rerun also accept recorded changes
+                 resume:bool=False, # continue the run from its newest complete checkpoint (`sft_nb.resume`)
+                 like:dict|None=None, # the launch record of the run this one reruns
                 )->RunResult:
     "Run STEP 0-3 for `cfg` (preflight first when training): convert, register, train, results."
+    if resume and "train" in steps and is_leader(cfg): prepare_resume(cfg)
     if "train" in steps and (probs := preflight(cfg)): raise ConfigError(probs)
     r = RunResult(cfg)
     for step in STEPS:
-        if step in steps: run_step(cfg, step, r, quiet=quiet, force=force)
+        if step in steps: run_step(cfg, step, r, quiet=quiet, force=force, like=like)
     return r
 
 # %% ../nbs/08_pipeline.ipynb #fd61b477

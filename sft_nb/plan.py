@@ -10,6 +10,8 @@ from .config import Config
 from .demo import resolve_model_path
 from .lfargs import dump_yaml, train_args
 from .sources import source_for
+from .disk import disk_estimate, free_bytes, gib, model_params
+from .multinode import node_roles
 
 # %% auto #0
 __all__ = ['count_samples', 'steps_plan', 'plan', 'format_plan']
@@ -51,6 +53,8 @@ def plan(cfg:Config, # a loaded config
                               t["num_train_epochs"], t.get("max_steps")))
         out["warmup_steps"] = math.ceil(out["total_steps"] * t.get("warmup_ratio", 0))
         out["checkpoints"] = out["total_steps"] // t["save_steps"] + (out["total_steps"] % t["save_steps"] != 0)
+        if (params := model_params(t["model_name_or_path"])): out["disk"] = disk_estimate(params, t, out["checkpoints"], free_bytes(cfg.output_dir))
+    out["nodes"] = node_roles(cfg)
     return out
 
 def format_plan(p:dict, # from `plan`
@@ -63,5 +67,9 @@ def format_plan(p:dict, # from `plan`
              f"{p['train_args']['gradient_accumulation_steps']} x {p['processes']} process(es)"]
     if "total_steps" in p:
         lines.append(f"steps          {p['steps_per_epoch']}/epoch, {p['total_steps']} total, {p['warmup_steps']} warmup, {p['checkpoints']} checkpoint(s)")
+    if p.get("disk"):
+        d = p["disk"]
+        lines.append(f"checkpoints    ~{gib(d['per_checkpoint'])} each ({d['params']:,} parameters), {d['kept']} kept + final model: ~{gib(d['need'])} of {gib(d['free'])} free")
+    lines += [f"nodes          {n}" for n in p.get("nodes", [])]
     lines += [f"output         {p['output_dir']}", f"yaml           {p['train_yaml']}:", dump_yaml(p["train_args"]).rstrip()]
     return "\n".join(lines)

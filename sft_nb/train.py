@@ -11,6 +11,8 @@ from ruamel.yaml import YAML
 from .core import atomic_write_text, timestamp
 from .config import Config, ConfigError, error
 from .lfargs import dump_yaml, train_args
+from .guard import RUN_ENV, guard_argv, run_key, kill_run
+from .watchdog import watch_run
 
 # %% auto #0
 __all__ = ['write_train_yaml', 'venv_bin', 'launch_env', 'LaunchResult', 'TrainingFailed', 'last_traceback', 'read_rank_errors',
@@ -127,15 +129,20 @@ def launch(cfg:Config, # a loaded config
            progress:bool=False, # in a notebook: a progress bar and the log's last lines instead of the whole output
           )->LaunchResult:
     "STEP 2b: run `llamafactory-cli train` on `yaml_path` through torchrun, streaming and logging its output."
-    stamp, logs = timestamp(), cfg.artifacts/"logs"
+    stamp, logs, node = timestamp(), cfg.artifacts/"logs", cfg.infrastructure.node_rank
+    stamp += f".node{node}" if node else ""  # nodes sharing artifacts/ never write one log
     log_path, error_file, rank_logs = logs/f"{cfg.run_name}_{stamp}.log", logs/f"{cfg.run_name}_{stamp}.error.json", logs/f"{cfg.run_name}_{stamp}.ranks"
     cli = venv_bin()/"llamafactory-cli"
     _check_argv_paths(yaml_path, cli, rank_logs)
-    argv = [str(cli), "train", str(yaml_path)]
-    t0, echo = time.time(), None
+    key = run_key(cfg.output_dir) + (f".{node}" if node else "")  # the guardian kills this node's processes of the run if sft-nb dies
+    argv = guard_argv([str(cli), "train", str(yaml_path)], key)
+    t0, i, echo = time.time(), cfg.infrastructure, None
     if progress: print(f"full log: {log_path}", flush=True); echo = LogProgress(cfg.output_dir/"trainer_log.jsonl")
-    try: rc = stream_process(argv, launch_env(cfg, error_file, rank_logs=rank_logs), cfg.root, log_path, echo)
+    stop_watch = watch_run(cfg.output_dir, log_path, i.stall_action, abort=lambda: kill_run(key), factor=i.stall_factor,
+                           min_s=i.stall_min_s) if node == 0 else (lambda: None)  # trainer_log.jsonl is node 0's
+    try: rc = stream_process(argv, {**launch_env(cfg, error_file, rank_logs=rank_logs), RUN_ENV: key}, cfg.root, log_path, echo)
     finally:
+        stop_watch()
         if echo: echo.close()
     res = LaunchResult(rc, log_path, cfg.output_dir, round(time.time() - t0, 1), Path(yaml_path), read_rank_errors(rank_logs, error_file) if rc else [])
     if rc and check: raise TrainingFailed(res)

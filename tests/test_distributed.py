@@ -1,6 +1,8 @@
-"""The distributed path on CPU: 2 processes with DDP (gloo) and with DeepSpeed ZeRO-3 give the same per-step losses as
-1 process at the same global batch (1 x 2 accumulation == 2 processes x 1)."""
+"""The distributed path on CPU: 2 processes with DDP (gloo), with DeepSpeed ZeRO-3, and as two nodes of one process each
+(loopback) give the same per-step losses as 1 process at the same global batch (1 x 2 accumulation == 2 processes x 1)."""
+import socket, subprocess
 import pytest
+from conftest import BIN
 from sft_nb.config import load_config
 from sft_nb.pipeline import run_pipeline
 from sft_nb.results import read_trainer_log
@@ -33,3 +35,23 @@ def test_zero3_two_processes_match_one(project, single):
     z3 = _losses(project, "dist-z3", ["training.gradient_accumulation_steps=1", "infrastructure.n_gpus_per_node=2",
                                       "training.deepspeed=ds_z3_config.json"])
     assert max(abs(a - b) for a, b in zip(single, z3)) <= TOL, (single, z3)
+
+
+def test_two_nodes_on_loopback_match_one(project, single):
+    "Two `sft-nb train` processes, nnodes=2 and node_rank 0/1 with one process each, share the artifacts: node 0 converts and writes results."
+    with socket.socket() as s: s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    sets = [a for o in COMMON + ["training.gradient_accumulation_steps=1", "infrastructure.n_gpus_per_node=1", "infrastructure.nnodes=2",
+                                 "infrastructure.master_addr=127.0.0.1", f"infrastructure.master_port={port}"] for a in ("--set", o)]
+    cmd = lambda rank: [str(BIN / "sft-nb"), "train", "--config", str(project / "config.yaml"), "--run-name", "dist-2nodes", *sets,
+                        "--set", f"infrastructure.node_rank={rank}"]
+    nodes = [subprocess.Popen(cmd(r), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in (1, 0)]
+    outs = [p.communicate(timeout=900)[0] for p in nodes]
+    assert [p.returncode for p in nodes] == [0, 0], outs[0][-2000:] + outs[1][-2000:]
+    assert "waiting up to" in outs[0] and "STEP 3 final loss" in outs[1] and "STEP 3" not in outs[0]
+    cfg = load_config(project / "config.yaml", COMMON, run_name="dist-2nodes")
+    log = read_trainer_log(cfg.output_dir)
+    two = [x["loss"] for x in log if "loss" in x]
+    assert [x["current_steps"] for x in log if "loss" in x] == [1, 2, 3, 4, 5, 6]
+    assert max(abs(a - b) for a, b in zip(single, two)) <= TOL, (single, two)
+    logs = sorted(p.name for p in (project / "artifacts/logs").glob("dist-2nodes_*.log"))
+    assert len(logs) == 2 and any(".node1." in n for n in logs), logs

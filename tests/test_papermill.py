@@ -51,5 +51,5 @@ def test_help_notebook_lists_typed_parameters():
     res = run([BIN / "papermill", "--help-notebook", REPO / "nbs/train.ipynb"])
     assert res.returncode == 0
     for p in ("lr: float", "epochs: float", "batch_size: int", "grad_accum: int", "max_steps: int", "max_instances: int",
-              "n_gpus: int", "run_name: str", "dry_run: bool", "config: str"):
+              "n_gpus: int", "run_name: str", "dry_run: bool", "resume: bool", "config: str"):
         assert p in res.stdout, p

@@ -77,6 +77,7 @@ class InfrastructureCfg:
     node_rank: int = 0
     master_addr: str = "127.0.0.1"
     master_port: int = 29500
+    gpu_memory_gb: float = 80.0 # memory of one GPU, for the memory estimate and advice in `check`
 
 @dataclass
 class ExperimentCfg:

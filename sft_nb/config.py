@@ -107,6 +107,8 @@ CHOICES = {
     "training.finetuning_type": ["full", "lora", "freeze", "oft"],
     "training.flash_attn": ["auto", "disabled", "sdpa", "fa2", "fa3"],
     "training.rope_scaling": ["linear", "dynamic", "yarn", "llama3"],
+    "training.quantization_bit": [4, 8],
+    "training.eval_strategy": ["no", "steps", "epoch"],
     "training.lr_scheduler_type": ["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
                                    "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau",
                                    "cosine_with_min_lr", "warmup_stable_decay"],
@@ -119,7 +121,10 @@ TRAINING_TYPES = dict(
     save_steps=int, save_only_model=bool, resume_from_checkpoint=str, overwrite_output_dir=bool, bf16=bool,
     fp16=bool, seed=int, packing=bool, neat_packing=bool, flash_attn=str, enable_liger_kernel=bool,
     use_unsloth_gc=bool, rope_scaling=str, max_samples=int, val_size=float, gradient_checkpointing=bool,
-    weight_decay=float, max_grad_norm=float, preprocessing_num_workers=int)
+    weight_decay=float, max_grad_norm=float, preprocessing_num_workers=int,
+    lora_rank=int, lora_alpha=int, lora_dropout=float, lora_target=str, quantization_bit=int, disable_gradient_checkpointing=bool,
+    eval_strategy=str, eval_steps=int, per_device_eval_batch_size=int, early_stopping_steps=int, metric_for_best_model=str,
+    load_best_model_at_end=bool, greater_is_better=bool, save_strategy=str)
 
 # %% ../nbs/01_config.ipynb #34ba373d
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}

@@ -23,6 +23,7 @@ COMMANDS = {
     "runs": "list archived runs (artifacts/index.yaml)",
     "compare": "compare archived runs: curves, final metrics, differing config keys",
     "dashboard": "serve a live dashboard of runs on http://127.0.0.1:PORT",
+    "export": "merge a LoRA run's adapter into its base model: artifacts/model/<run>-merged (needs --run-name)",
 }
 
 def build_parser()->argparse.ArgumentParser:
@@ -47,6 +48,7 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--notebook", default=None, help="the papermill output notebook to keep with the run (default: found by run name)")
             s.add_argument("--status", default=None, help="record this status instead of the one read from the output dir")
         if name == "compare": s.add_argument("runs", nargs="+", help="run names (two or more)")
+        if name == "export": s.set_defaults(needs_run_name=True)
         if name == "dashboard":
             s.add_argument("--port", type=int, default=8765)
             s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -65,7 +67,7 @@ def cmd_check(cfg, deep:bool=False, as_json:bool=False, parity:bool|None=None)->
     parser = "checked" if deep else ((v := cached_lf_parse(cfg)) and ("ok (cached)" if v["ok"] else "refused (cached)")) or "not run (--deep runs it)"
     if as_json:
         print(json.dumps({"ok": not errors, "seconds": round(time.time() - t0, 2), "errors": [asdict(f) for f in errors],
-                          "warnings": [asdict(f) for f in warnings], "lf_parser": parser, "plan": p}, default=str, indent=1))
+                          "warnings": [asdict(f) for f in warnings], "lf_parser": parser, "memory": p.get("memory"), "plan": p}, default=str, indent=1))
     else:
         print(format_plan(p))
         for f in found: print(f, file=sys.stderr if f.level == "error" else sys.stdout)
@@ -111,7 +113,7 @@ def cmd_run(cfg, force:bool=False)->int:
 
 # %% ../nbs/09_cli.ipynb #f03e1f02
 def cmd_other(args, cfg)->int:
-    "show-mask, archive, runs, compare, dashboard."
+    "show-mask, archive, runs, compare, dashboard, export."
     if args.command == "show-mask":
         from sft_nb.views import show_mask
         print(show_mask(cfg, args.index, color=args.color, elide=args.elide)); return 0
@@ -121,6 +123,10 @@ def cmd_other(args, cfg)->int:
     if args.command == "runs":
         from sft_nb.archive import format_runs
         print(format_runs(cfg.artifacts)); return 0
+    if args.command == "export":
+        from sft_nb.adapters import export_merged
+        try: print(f"merged model: {export_merged(cfg, args.run_name)}"); return 0
+        except (FileExistsError, RuntimeError) as e: print(f"ERROR {e}", file=sys.stderr); return 1
     if args.command == "compare":
         from sft_nb.archive import compare_runs
         print(compare_runs(args.runs, cfg.artifacts)); return 0
@@ -132,6 +138,8 @@ def cmd_other(args, cfg)->int:
 def main(argv:list[str]|None=None)->int:
     "Entry point of the `sft-nb` console script."
     args = build_parser().parse_args(argv)
+    if getattr(args, "needs_run_name", False) and not args.run_name:
+        print(f"ERROR sft-nb {args.command} needs --run-name RUN (see `sft-nb runs`)", file=sys.stderr); return 2
     as_json = getattr(args, "json", False)
     try:
         if args.command == "archive":  # the last run recorded in runtime_info.output (or --run-name), with its overrides

@@ -66,6 +66,7 @@ class ConversionCfg:
     reasoning_ratio: float = 0.2
     strict: bool = False              # any dropped trial or sample fails STEP 0
     over_length: str = "keep"         # keep | drop | truncate_turns: samples longer than training.cutoff_len
+    eval_instances: float|None = None # held-out task instances (all their trials): a share (< 1) or a count (>= 1); null: no eval split
 
 @dataclass
 class DatasetCfg:
@@ -298,6 +299,8 @@ def check_config(cfg:Config, problems:list[Finding]):
         if getattr(i, key) < 1: problems.append(error(f"{INPUT}.infrastructure.{key}", f"is {getattr(i, key)}", "use a positive integer"))
     if cfg.conversion.max_instances is not None and cfg.conversion.max_instances < 1:
         problems.append(error(f"{INPUT}.conversion.max_instances", f"is {cfg.conversion.max_instances}", "use a positive integer or null"))
+    if cfg.conversion.eval_instances is not None and cfg.conversion.eval_instances <= 0:
+        problems.append(error(f"{INPUT}.conversion.eval_instances", f"is {cfg.conversion.eval_instances}", "use a share in (0, 1), a count >= 1, or null"))
     if not 0 <= cfg.conversion.reasoning_ratio <= 1:
         problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
 

@@ -9,10 +9,11 @@ from pathlib import Path
 from .config import Config
 from .demo import resolve_model_path
 from .lfargs import dump_yaml, train_args
+from .memory import format_memory, memory_report, method_of
 from .sources import source_for
 
 # %% auto #0
-__all__ = ['count_samples', 'steps_plan', 'plan', 'format_plan']
+__all__ = ['count_samples', 'steps_plan', 'plan', 'format_method', 'format_plan']
 
 # %% ../nbs/07b_plan.ipynb #d1150b26
 def count_samples(lf_path:Path)->int|None:
@@ -43,7 +44,15 @@ def plan(cfg:Config)->dict:
                               t["num_train_epochs"], t.get("max_steps")))
         out["warmup_steps"] = math.ceil(out["total_steps"] * t.get("warmup_ratio", 0))
         out["checkpoints"] = out["total_steps"] // t["save_steps"] + (out["total_steps"] % t["save_steps"] != 0)
+    out["method"], out["memory"] = method_of(t), memory_report(cfg, t)
     return out
+
+def format_method(t:dict)->str:
+    "The fine-tuning method in one line, with the LoRA settings that will be used."
+    m = method_of(t)
+    if m == "full": return "full fine-tuning (every weight trains)"
+    lora = f"LoRA rank {t.get('lora_rank')}, alpha {t.get('lora_alpha')}, dropout {t.get('lora_dropout')}, target {t.get('lora_target')}"
+    return lora + (f" on a {t['quantization_bit']}-bit base (QLoRA)" if m == "qlora" else "")
 
 def format_plan(p:dict)->str:
     "The plan as readable text, ending with the YAML that would be written."
@@ -54,5 +63,6 @@ def format_plan(p:dict)->str:
              f"{p['train_args']['gradient_accumulation_steps']} x {p['processes']} process(es)"]
     if "total_steps" in p:
         lines.append(f"steps          {p['steps_per_epoch']}/epoch, {p['total_steps']} total, {p['warmup_steps']} warmup, {p['checkpoints']} checkpoint(s)")
+    if "method" in p: lines += [f"method         {format_method(p['train_args'])}", format_memory(p.get("memory"))]
     lines += [f"output         {p['output_dir']}", f"yaml           {p['train_yaml']}:", dump_yaml(p["train_args"]).rstrip()]
     return "\n".join(lines)

@@ -28,11 +28,11 @@ def test_export_merges_the_adapter_into_the_base_model(lora_run):
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
-    from sft_nb.adapters import export_merged
-    from sft_nb.config import load_config
     project, out = lora_run
-    merged = export_merged(load_config(project/"config.yaml"), "lora-demo", quiet=True)
-    assert merged == project/"artifacts/model/lora-demo-merged" and (merged/"model.safetensors").is_file()
+    res = run([BIN/"sft-nb", "export", "--config", project/"config.yaml", "--run-name", "lora-demo"])
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    merged = project/"artifacts/model/lora-demo-merged"
+    assert f"merged model: {merged}" in res.stdout and (merged/"model.safetensors").is_file()
     assert not list(merged.parent.glob(".lora-demo-merged.tmp-*"))
     base_path = project/"artifacts/demo/model"
     ids = torch.tensor([[5, 17, 99, 230, 41, 7]])
@@ -43,4 +43,27 @@ def test_export_merges_the_adapter_into_the_base_model(lora_run):
         got = AutoModelForCausalLM.from_pretrained(merged, torch_dtype=torch.float32)(ids).logits
     assert torch.allclose(got, want, atol=1e-4)
     assert (got - want_base).abs().max() > 1e-3  # the adapter learned something, and the merge kept it
-    with pytest.raises(FileExistsError): export_merged(load_config(project/"config.yaml"), "lora-demo", quiet=True)
+    again = run([BIN/"sft-nb", "export", "--config", project/"config.yaml", "--run-name", "lora-demo"])
+    assert again.returncode == 1 and "exists and is not empty" in again.stderr  # never overwrites a merged model
+
+def test_export_needs_a_run_name_and_a_lora_run(lora_run, tmp_path):
+    project, _ = lora_run
+    res = run([BIN/"sft-nb", "export", "--config", project/"config.yaml"])
+    assert res.returncode == 2 and "needs --run-name" in res.stderr
+    (project/"artifacts/training_config/full-x.yaml").write_text("finetuning_type: full\noutput_dir: /x\n")
+    res = run([BIN/"sft-nb", "export", "--config", project/"config.yaml", "--run-name", "full-x"])
+    assert res.returncode == 1 and "already a whole model" in res.stderr
+
+def check_json(project, *sets, env=None):
+    import os
+    res = run([BIN/"sft-nb", "check", "--json", "--config", project/"config.yaml", *sum((["--set", s] for s in sets), [])],
+              env={**os.environ, "CUDA_VISIBLE_DEVICES": "", **(env or {})})
+    return res.returncode, json.loads(res.stdout)
+
+def test_qlora_on_a_cpu_is_a_check_error_naming_the_key(project):
+    rc, out = check_json(project, "training.finetuning_type=lora", "training.quantization_bit=4", "training.learning_rate=2.0e-4")
+    assert rc == 2
+    assert [e["key"] for e in out["errors"]] == ["runtime_info.input.training.quantization_bit"]
+    assert "needs a CUDA GPU" in out["errors"][0]["what"]
+    rc, out = check_json(project, "training.finetuning_type=lora", "training.learning_rate=2.0e-4")
+    assert rc == 0 and out["plan"]["train_args"]["lora_rank"] == 16 and out["plan"]["method"] == "lora"

@@ -124,3 +124,20 @@ def test_advice_for_a_7b_full_run_on_one_80gb_gpu_is_lora_and_on_eight_is_zero()
     assert {"training.quantization_bit=4", "training.deepspeed=ds_z3_config.json"} <= set(m["set"]), m["advice"]
     one = estimate_memory(big, args, None, world=1, gpu_gb=24)["set"]
     assert "training.deepspeed=ds_z3_offload_config.json" in one and "training.quantization_bit=4" in one
+
+def test_check_json_reports_memory_and_advice_for_a_7b_model(project, written):
+    "`sft-nb check --json` on a Qwen2-7B folder (config.json only): the estimate, the seed-table advice and the --set lines."
+    import os
+    from conftest import BIN, run
+    sets = [f"model.model_name_or_path={written/'Qwen2-7B'}", "infrastructure.n_gpus_per_node=8", "training.cutoff_len=4096",
+            "training.bf16=true", "training.learning_rate=1.0e-3"]
+    res = run([BIN/"sft-nb", "check", "--json", "--config", project/"config.yaml", *sum((["--set", s] for s in sets), [])],
+              env={**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"})
+    out = json.loads(res.stdout)
+    m = out["memory"]
+    assert m["params_b"] == pytest.approx(7.616, abs=0.001) and m["world"] == 8 and m["gpu_memory_gb"] == 80
+    assert not m["full"]["fits"] and m["set"] == ["training.deepspeed=ds_z2_config.json"]
+    assert "7-8B: LoRA; full fine-tuning needs several GPUs" in m["advice"]
+    warned = {w["key"].removeprefix("runtime_info.input."): w for w in out["warnings"]}
+    assert warned["training"]["fix"] == "--set training.deepspeed=ds_z2_config.json"
+    assert "20x the top of the usual range for full" in warned["training.learning_rate"]["what"]

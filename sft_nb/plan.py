@@ -10,10 +10,11 @@ from .config import Config
 from .demo import resolve_model_path
 from .lfargs import dump_yaml, train_args
 from .memory import format_memory, memory_report, method_of
+from .split import eval_path
 from .sources import source_for
 
 # %% auto #0
-__all__ = ['count_samples', 'steps_plan', 'plan', 'format_method', 'format_plan']
+__all__ = ['count_samples', 'steps_plan', 'plan', 'eval_plan', 'format_eval', 'format_method', 'format_plan']
 
 # %% ../nbs/07b_plan.ipynb #d1150b26
 def count_samples(lf_path:Path)->int|None:
@@ -45,7 +46,24 @@ def plan(cfg:Config)->dict:
         out["warmup_steps"] = math.ceil(out["total_steps"] * t.get("warmup_ratio", 0))
         out["checkpoints"] = out["total_steps"] // t["save_steps"] + (out["total_steps"] % t["save_steps"] != 0)
     out["method"], out["memory"] = method_of(t), memory_report(cfg, t)
+    out["eval"] = eval_plan(cfg, t, out.get("total_steps"))
     return out
+
+def eval_plan(cfg:Config, t:dict, total_steps:int|None)->dict|None:
+    "The held-out evaluation a run will do: samples, how often, how many times, and when early stopping ends it."
+    if not t.get("eval_dataset"): return None
+    n = count_samples(eval_path(cfg)) if cfg.conversion.eval_instances is not None else None
+    every = t.get("eval_steps") or t.get("logging_steps")
+    return {"dataset": t["eval_dataset"], "samples": n, "eval_steps": every,
+            "evaluations": total_steps // every if total_steps and every else None, "early_stopping_steps": t.get("early_stopping_steps")}
+
+def format_eval(e:dict|None)->str|None:
+    "The evaluation plan in one line."
+    if not e: return None
+    n = "made by STEP 0" if e["samples"] is None else f"{e['samples']} samples"
+    line = f"eval           {e['dataset']} ({n}) every {e['eval_steps']} steps: {e['evaluations'] if e['evaluations'] is not None else '?'} evaluation(s)"
+    if e["early_stopping_steps"]: line += f"; stops early after {e['early_stopping_steps']} evaluations without a lower eval_loss"
+    return line
 
 def format_method(t:dict)->str:
     "The fine-tuning method in one line, with the LoRA settings that will be used."
@@ -64,5 +82,6 @@ def format_plan(p:dict)->str:
     if "total_steps" in p:
         lines.append(f"steps          {p['steps_per_epoch']}/epoch, {p['total_steps']} total, {p['warmup_steps']} warmup, {p['checkpoints']} checkpoint(s)")
     if "method" in p: lines += [f"method         {format_method(p['train_args'])}", format_memory(p.get("memory"))]
+    if p.get("eval"): lines.append(format_eval(p["eval"]))
     lines += [f"output         {p['output_dir']}", f"yaml           {p['train_yaml']}:", dump_yaml(p["train_args"]).rstrip()]
     return "\n".join(lines)

@@ -24,6 +24,7 @@ COMMANDS = {
     "compare": "compare archived runs: curves, final metrics, differing config keys",
     "dashboard": "serve a live dashboard of runs on http://127.0.0.1:PORT",
     "export": "merge a LoRA run's adapter into its base model: artifacts/model/<run>-merged (needs --run-name)",
+    "generate": "answer held-out prompts with a run's model; write artifacts/runs/<run>/generations.jsonl and format checks (needs --run-name)",
 }
 
 def build_parser()->argparse.ArgumentParser:
@@ -48,7 +49,12 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--notebook", default=None, help="the papermill output notebook to keep with the run (default: found by run name)")
             s.add_argument("--status", default=None, help="record this status instead of the one read from the output dir")
         if name == "compare": s.add_argument("runs", nargs="+", help="run names (two or more)")
-        if name == "export": s.set_defaults(needs_run_name=True)
+        if name in ("export", "generate"): s.set_defaults(needs_run_name=True)
+        if name == "generate":
+            s.add_argument("--prompts", default=None, help="JSONL of {\"messages\": [...]} prompts (default: the run's held-out split)")
+            s.add_argument("--n", type=int, default=20, help="at most this many prompts (default 20)")
+            s.add_argument("--max-new-tokens", type=int, default=256, help="tokens to generate per prompt (default 256)")
+            s.add_argument("--base", action="store_true", help="ask the untrained base model instead, for comparison")
         if name == "dashboard":
             s.add_argument("--port", type=int, default=8765)
             s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -113,7 +119,7 @@ def cmd_run(cfg, force:bool=False)->int:
 
 # %% ../nbs/09_cli.ipynb #f03e1f02
 def cmd_other(args, cfg)->int:
-    "show-mask, archive, runs, compare, dashboard, export."
+    "show-mask, archive, runs, compare, dashboard, export, generate."
     if args.command == "show-mask":
         from sft_nb.views import show_mask
         print(show_mask(cfg, args.index, color=args.color, elide=args.elide)); return 0
@@ -127,6 +133,10 @@ def cmd_other(args, cfg)->int:
         from sft_nb.adapters import export_merged
         try: print(f"merged model: {export_merged(cfg, args.run_name)}"); return 0
         except (FileExistsError, RuntimeError) as e: print(f"ERROR {e}", file=sys.stderr); return 1
+    if args.command == "generate":
+        from sft_nb.generate import generate_run
+        s = generate_run(cfg, args.run_name, args.prompts, n=args.n, max_new_tokens=args.max_new_tokens, base=args.base)
+        print(json.dumps(s, indent=1)); return 0
     if args.command == "compare":
         from sft_nb.archive import compare_runs
         print(compare_runs(args.runs, cfg.artifacts)); return 0

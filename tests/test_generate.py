@@ -10,13 +10,13 @@ SYSTEM = "You are a coding agent.\n<tools>\n" + "\n".join(json.dumps(t) for t in
 CALL = '<tool_call>\n{"name": "bash", "arguments": {"command": "ls -la /repo"}}\n</tool_call>'
 CONVERSATION = {"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "List the files in the repository root."},
                              {"role": "assistant", "content": CALL}]}
-SETS = ["source.type=local_lf", "source.lf_path=one.json", "conversion.data_name=one_conv", "training.max_steps=60",
+SETS = ["source.type=local_lf", "source.lf_path=one.json", "conversion.data_name=one_conv", "training.max_steps=120",
         "training.learning_rate=1.0e-2", "training.lr_scheduler_type=constant", "training.warmup_ratio=0", "training.per_device_train_batch_size=1",
-        "training.save_steps=60", "training.logging_steps=10", "evolving.tunable_params.learning_rate=[1.0e-5, 1.0e-1]"]
+        "training.save_steps=120", "training.logging_steps=20", "evolving.tunable_params.learning_rate=[1.0e-5, 1.0e-1]"]
 
 @pytest.fixture(scope="module")
 def overfit(own_project):
-    "The demo model trained on one conversation until it knows it by heart (60 steps at a constant 1e-2)."
+    "The demo model trained on one conversation until it knows it by heart (120 steps at a constant 1e-2)."
     (own_project/"one.json").write_text(json.dumps([CONVERSATION]))
     (own_project/"prompts.jsonl").write_text(json.dumps(CONVERSATION) + "\n")
     sets = sum((["--set", s] for s in SETS), [])

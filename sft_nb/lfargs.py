@@ -40,7 +40,9 @@ def eval_defaults(cfg:Config, args:dict)->dict:
     if args.get("early_stopping_steps"): out.update(metric_for_best_model="eval_loss", greater_is_better=False)
     return {k: v for k, v in out.items() if args.get(k) is None}
 
-def deepspeed_path(cfg:Config, value:str|None)->Path|None:
+def deepspeed_path(cfg:Config, # a loaded config
+                   value:str|None, # the `training.deepspeed` value
+                 )->Path|None:
     "A `deepspeed` value as a file: a bare name is one of the shipped configs, a path is relative to the config."
     if value is None: return None
     if "/" not in value: return cfg.artifacts/"training_config"/"deepspeed"/value
@@ -70,7 +72,8 @@ def _represent_float(representer, value:float):
     if text in ("inf", "-inf", "nan"): text = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
     return representer.represent_scalar("tag:yaml.org,2002:float", text)
 
-def dump_yaml(obj:dict)->str:
+def dump_yaml(obj:dict, # plain data (dicts, lists, numbers, strings)
+            )->str:
     "Block-style YAML text of a plain dict."
     y = YAML(typ="safe", pure=True)
     y.default_flow_style = False

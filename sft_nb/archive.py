@@ -184,7 +184,7 @@ def index_entry(cfg:Config, # a loaded config
     "The index entry of an archived run."
     t, i = {**TRAIN_DEFAULTS, **cfg.training}, cfg.infrastructure
     return {"run": cfg.run_name, "time": datetime.datetime.now().isoformat(timespec="seconds"), "status": output.get("status"),
-            "health": health["health"], "final_loss": output.get("final_loss"), "steps": output.get("total_steps"),
+            "health": health["health"], "final_loss": output.get("final_loss"), "eval_loss": output.get("eval_loss"), "steps": output.get("total_steps"),
             "runtime_s": output.get("runtime_s"), "data_name": cfg.data_name, "model": cfg.model.model_name_or_path,
             "global_batch": cfg.global_batch, "processes": i.n_gpus_per_node * i.nnodes, **{k: t.get(k) for k in INDEX_HPARAMS},
             "archive": f"runs/{cfg.run_name}", "output_dir": str(cfg.output_dir)}
@@ -244,7 +244,7 @@ def config_for_run(config_path:Path, # the config.yaml
     return load_config(config_path, overrides, run_name=str(name))
 
 # %% ../nbs/11_archive.ipynb #48c69c29
-RUNS_COLUMNS = ["run", "time", "status", "health", "final_loss", "steps", "runtime_s", "data_name", "learning_rate",
+RUNS_COLUMNS = ["run", "time", "status", "health", "final_loss", "eval_loss", "steps", "runtime_s", "data_name", "learning_rate",
                 "num_train_epochs", "global_batch"]
 
 def runs_table(artifacts:Path, # the artifacts folder

@@ -18,15 +18,20 @@ from .plan import plan as make_plan
 from .sources import source_findings
 from .multinode import multinode_findings
 from .disk import disk_finding
+from .adapters import LR_MIN_PARAMS, LR_RANGES, lr_outside, quantized_blocker
+from .memory import FIT_SHARE, method_of
+from .sources import source_for
+
 
 # %% auto #0
-__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'HUB_ID', 'TUNABLE_KEYS', 'LF_PARSE',
-           'RUN_SPECIFIC', 'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates',
-           'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning',
-           'check_template', 'check_schemas', 'check_tools_file', 'check_checkpoints', 'visible_gpus',
+__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'HUB_ID', 'TUNABLE_KEYS', 'EVAL_MIN_SAMPLES',
+           'EVAL_MIN_POINTS', 'LF_PARSE', 'RUN_SPECIFIC', 'package_dir', 'dataclass_fields', 'lf_argument_names',
+           'lf_templates', 'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context',
+           'data_reasoning', 'check_template', 'check_schemas', 'check_tools_file', 'check_checkpoints', 'visible_gpus',
            'check_experiment', 'check_deepspeed_file', 'check_infrastructure', 'check_data', 'hub_offline',
            'in_hub_cache', 'check_model_path', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable',
-           'parse_key', 'lf_parse', 'check_lf_parser', 'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
+           'check_method', 'check_eval', 'parse_key', 'lf_parse', 'check_lf_parser', 'cached_lf_parse',
+           'parity_warning', 'run_checks', 'preflight']
 
 # %% ../nbs/06b_check.ipynb #268d7a3d
 T = f"{INPUT}.training"
@@ -321,6 +326,46 @@ def check_tunable(cfg:Config, # a loaded config
             out.append(error(key, f"current value {v} is outside [{rng[0]}, {rng[1]}]", "widen the range or change the value"))
     return out
 
+# %% ../nbs/06b_check.ipynb #4c4fd100
+def check_method(cfg:Config, # a loaded config
+                 gpus:int, # GPUs visible here
+                 memory:dict|None, # the plan's memory estimate (None when the model's config.json is not local)
+                )->list[Finding]:
+    "QLoRA against this machine, the learning rate against the method's usual range, the memory estimate against the GPUs."
+    t, out = {**TRAIN_DEFAULTS, **cfg.training}, []
+    method, q = method_of(t), t.get("quantization_bit")
+    if q and t["finetuning_type"] != "lora":
+        out.append(error(f"{T}.quantization_bit", f"{q}-bit quantization with finetuning_type {t['finetuning_type']}", "set finetuning_type: lora (QLoRA), or drop quantization_bit"))
+    elif q and (why := quantized_blocker(gpus)):
+        out.append(error(f"{T}.quantization_bit", f"{q}-bit (QLoRA) {why}", "run on a GPU machine with bitsandbytes installed, or drop quantization_bit for plain LoRA"))
+    toy = memory and "params_b" in memory and memory["params_b"]*1e9 < LR_MIN_PARAMS
+    if not toy and (why := lr_outside(method, t["learning_rate"])):
+        lo, hi = LR_RANGES[method]
+        out.append(warning(f"{T}.learning_rate", why, f"use a value in {lo:g}..{hi:g} unless you know why not"))
+    if memory and "advice" in memory and not memory[method]["fits"]:
+        fix = " ".join(f"--set {s}" for s in memory["set"]) or memory["advice"]
+        out.append(warning(T, f"~{memory[method]['gb_per_gpu']:.0f} GB per GPU estimated; more than {FIT_SHARE:.0%} of infrastructure.gpu_memory_gb {memory['gpu_memory_gb']:g}", fix))
+    return out
+
+# %% ../nbs/06b_check.ipynb #d144451a
+EVAL_MIN_SAMPLES, EVAL_MIN_POINTS = 10, 3
+
+def check_eval(cfg:Config, # a loaded config
+               plan:dict, # its plan (with `eval`)
+              )->list[Finding]:
+    "The held-out split and early stopping against each other, the source and the step count."
+    t, out, e, k = cfg.training, [], plan.get("eval"), f"{INPUT}.conversion.eval_instances"
+    held = cfg.conversion.eval_instances is not None
+    if held and t.get("val_size"): out.append(error(f"{T}.val_size", "set together with conversion.eval_instances (LLaMA-Factory refuses val_size with an eval_dataset)", "drop val_size: the split by instance replaces it"))
+    if held and not source_for(cfg).needs_model(cfg): out.append(error(k, "this source has no local file to split", "convert the data locally first, or drop eval_instances"))
+    if t.get("early_stopping_steps") and not e: out.append(error(f"{T}.early_stopping_steps", "early stopping without anything to evaluate", "set conversion.eval_instances (e.g. 0.1) for a held-out split"))
+    if not e: return out
+    if e["samples"] is not None and e["samples"] < EVAL_MIN_SAMPLES:
+        out.append(warning(k, f"only {e['samples']} evaluation samples: eval loss will be noisy", f"hold out more instances (>= {EVAL_MIN_SAMPLES} samples)"))
+    if e["evaluations"] is not None and e["evaluations"] < EVAL_MIN_POINTS:
+        out.append(warning(f"{T}.eval_steps", f"{e['eval_steps']} gives {e['evaluations']} evaluation(s) over {plan['total_steps']} steps", f"set eval_steps <= {max(plan['total_steps'] // EVAL_MIN_POINTS, 1)}"))
+    return out
+
 # %% ../nbs/06b_check.ipynb #75daf328
 LF_PARSE = """
 import json, sys
@@ -400,7 +445,8 @@ def run_checks(cfg:Config, # a loaded config
     gpus, p = visible_gpus(env), plan or make_plan(cfg)
     found = (check_training_keys(cfg) + check_gpu_features(cfg, gpus) + check_long_context(cfg, model_config(cfg))
              + check_template(cfg, data_reasoning(cfg)) + check_schemas(cfg) + check_checkpoints(cfg, env) + check_experiment(cfg, env)
-             + check_infrastructure(cfg, gpus) + check_data(cfg) + check_arithmetic(cfg, p) + check_tunable(cfg))
+             + check_infrastructure(cfg, gpus) + check_data(cfg) + check_arithmetic(cfg, p) + check_tunable(cfg)
+             + check_method(cfg, gpus, p.get("memory")) + check_eval(cfg, p))
     if (d := disk_finding(resolve_model_path(cfg, build=False), p["train_args"], p.get("checkpoints"), cfg.output_dir)): found.append(d)
     if deep and not any(f.level == "error" and f.key.startswith(T) for f in found): found += check_lf_parser(cfg)
     if (deep if parity is None else parity):

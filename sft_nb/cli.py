@@ -26,6 +26,8 @@ COMMANDS = {
     "dashboard": "serve a live dashboard of runs on http://127.0.0.1:PORT",
     "lab": "start JupyterLab for this project on 127.0.0.1 (project kernel, token printed), opening nbs/explore.ipynb",
     "slurm": "write artifacts/slurm/<run>.sbatch (one srun task per node running sft-nb run); --print shows it, --submit runs sbatch",
+    "export": "merge a LoRA run's adapter into its base model: artifacts/model/<run>-merged (needs --run-name)",
+    "generate": "answer held-out prompts with a run's model; write artifacts/runs/<run>/generations.jsonl and format checks (needs --run-name)",
 }
 
 def build_parser()->argparse.ArgumentParser:
@@ -62,6 +64,12 @@ def build_parser()->argparse.ArgumentParser:
             g = s.add_mutually_exclusive_group()
             g.add_argument("--print", action="store_true", help="print the script")
             g.add_argument("--submit", action="store_true", help="submit it with sbatch and print the job id")
+        if name in ("export", "generate"): s.set_defaults(needs_run_name=True)
+        if name == "generate":
+            s.add_argument("--prompts", default=None, help="JSONL of {\"messages\": [...]} prompts (default: the run's held-out split)")
+            s.add_argument("--n", type=int, default=20, help="at most this many prompts (default 20)")
+            s.add_argument("--max-new-tokens", type=int, default=256, help="tokens to generate per prompt (default 256)")
+            s.add_argument("--base", action="store_true", help="ask the untrained base model instead, for comparison")
         if name == "dashboard":
             s.add_argument("--port", type=int, default=8765)
             s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -85,7 +93,7 @@ def cmd_check(cfg, # a loaded config
     parser = "checked" if deep else ((v := cached_lf_parse(cfg)) and ("ok (cached)" if v["ok"] else "refused (cached)")) or "not run (--deep runs it)"
     if as_json:
         print(json.dumps({"ok": not errors, "seconds": round(time.time() - t0, 2), "errors": [asdict(f) for f in errors],
-                          "warnings": [asdict(f) for f in warnings], "lf_parser": parser, "plan": p}, default=str, indent=1))
+                          "warnings": [asdict(f) for f in warnings], "lf_parser": parser, "memory": p.get("memory"), "plan": p}, default=str, indent=1))
     else:
         print(format_plan(p))
         for f in found: print(f, file=sys.stderr if f.level == "error" else sys.stdout)
@@ -146,7 +154,7 @@ def cmd_run(cfg, # a loaded config
 def cmd_other(args, # the parsed command line
               cfg, # a loaded config
             )->int:
-    "show-mask, archive, runs, compare, dashboard."
+    "show-mask, archive, runs, compare, dashboard, export, generate."
     if args.command == "show-mask":
         from sft_nb.views import show_mask
         print(show_mask(cfg, args.index, color=args.color, elide=args.elide)); return 0
@@ -156,6 +164,14 @@ def cmd_other(args, # the parsed command line
     if args.command == "runs":
         from sft_nb.archive import format_runs
         print(format_runs(cfg.artifacts)); return 0
+    if args.command == "export":
+        from sft_nb.adapters import export_merged
+        try: print(f"merged model: {export_merged(cfg, args.run_name)}"); return 0
+        except (FileExistsError, RuntimeError) as e: print(f"ERROR {e}", file=sys.stderr); return 1
+    if args.command == "generate":
+        from sft_nb.generate import generate_run
+        s = generate_run(cfg, args.run_name, args.prompts, n=args.n, max_new_tokens=args.max_new_tokens, base=args.base)
+        print(json.dumps(s, indent=1)); return 0
     if args.command == "compare":
         from sft_nb.archive import compare_runs
         print(compare_runs(args.runs, cfg.artifacts)); return 0
@@ -173,6 +189,8 @@ def main(argv:list[str]|None=None, # the arguments (default: sys.argv[1:])
        )->int:
     "Entry point of the `sft-nb` console script."
     args = build_parser().parse_args(argv)
+    if getattr(args, "needs_run_name", False) and not args.run_name:
+        print(f"ERROR sft-nb {args.command} needs --run-name RUN (see `sft-nb runs`)", file=sys.stderr); return 2
     as_json, like = getattr(args, "json", False), None
     try:
         if args.command == "lab":  # needs no valid config, only the project folder it sits in

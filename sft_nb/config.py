@@ -72,6 +72,7 @@ class ConversionCfg:
     reasoning_ratio: float = 0.2
     strict: bool = False              # any dropped trial or sample fails STEP 0
     over_length: str = "keep"         # keep | drop | truncate_turns: samples longer than training.cutoff_len
+    eval_instances: float|None = None # held-out task instances (all their trials): a share (< 1) or a count (>= 1); null: no eval split
     keep_exceptions: list[str] = field(default_factory=lambda: ["AgentTimeoutError"]) # exception types a kept trial may end with
     terminus_parse_errors: str = "keep_masked" # keep_masked (in context, not trained) | keep | drop: terminus-2 replies that did not parse
     system_prompt_file: str|None = None # system prompt for agents whose logs hold none (claude-code, opencode)
@@ -99,6 +100,7 @@ class InfrastructureCfg:
     stall_action: str = "warn"  # warn | abort: when no step is logged for stall_factor x the median step time
     stall_factor: float = 10.0
     stall_min_s: float = 60.0   # never a stall below this many seconds of silence
+    gpu_memory_gb: float = 80.0 # memory of one GPU, for the memory estimate and advice in `check`
 
 @dataclass
 class ExperimentCfg:
@@ -129,6 +131,8 @@ CHOICES = {
     "training.finetuning_type": ["full", "lora", "freeze", "oft"],
     "training.flash_attn": ["auto", "disabled", "sdpa", "fa2", "fa3"],
     "training.rope_scaling": ["linear", "dynamic", "yarn", "llama3"],
+    "training.quantization_bit": [4, 8],
+    "training.eval_strategy": ["no", "steps", "epoch"],
     "training.lr_scheduler_type": ["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
                                    "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau",
                                    "cosine_with_min_lr", "warmup_stable_decay"],
@@ -141,7 +145,10 @@ TRAINING_TYPES = dict(
     save_steps=int, save_only_model=bool, resume_from_checkpoint=str, overwrite_output_dir=bool, bf16=bool,
     fp16=bool, seed=int, packing=bool, neat_packing=bool, flash_attn=str, enable_liger_kernel=bool,
     use_unsloth_gc=bool, rope_scaling=str, max_samples=int, val_size=float, gradient_checkpointing=bool,
-    weight_decay=float, max_grad_norm=float, preprocessing_num_workers=int)
+    weight_decay=float, max_grad_norm=float, preprocessing_num_workers=int,
+    lora_rank=int, lora_alpha=int, lora_dropout=float, lora_target=str, quantization_bit=int, disable_gradient_checkpointing=bool,
+    eval_strategy=str, eval_steps=int, per_device_eval_batch_size=int, early_stopping_steps=int, metric_for_best_model=str,
+    load_best_model_at_end=bool, greater_is_better=bool, save_strategy=str)
 
 # %% ../nbs/01_config.ipynb #34ba373d
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list of strings"}
@@ -319,6 +326,8 @@ def check_config(cfg:Config, # a loaded config
         if getattr(i, key) < 1: problems.append(error(f"{INPUT}.infrastructure.{key}", f"is {getattr(i, key)}", "use a positive integer"))
     if cfg.conversion.max_instances is not None and cfg.conversion.max_instances < 1:
         problems.append(error(f"{INPUT}.conversion.max_instances", f"is {cfg.conversion.max_instances}", "use a positive integer or null"))
+    if cfg.conversion.eval_instances is not None and cfg.conversion.eval_instances <= 0:
+        problems.append(error(f"{INPUT}.conversion.eval_instances", f"is {cfg.conversion.eval_instances}", "use a share in (0, 1), a count >= 1, or null"))
     if not 0 <= cfg.conversion.reasoning_ratio <= 1:
         problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
 

@@ -14,6 +14,7 @@ from .demo import resolve_model_path
 from .render import ChatRenderer
 from .source import ConvertReport
 from .sources import source_for
+from .split import split_eval
 
 # %% auto #0
 __all__ = ['fingerprint', 'conversion_inputs', 'file_stamp', 'read_current_manifest', 'convert']
@@ -49,7 +50,8 @@ def file_stamp(p:Path, # a file
     return [st.st_size, st.st_mtime_ns]
 
 def _outputs(report:ConvertReport)->dict:
-    return {str(p): file_stamp(p) for p in (report.lf_path, report.im_path, report.rejects_path) if p is not None and p.exists()}
+    paths = (report.lf_path, report.im_path, report.rejects_path, Path(report.eval["path"]) if report.eval else None)
+    return {str(p): file_stamp(p) for p in paths if p is not None and p.exists()}
 
 def read_current_manifest(path:Path, # the manifest file
                           digest:str, # the inputs' fingerprint now
@@ -60,7 +62,7 @@ def read_current_manifest(path:Path, # the manifest file
     except (OSError, json.JSONDecodeError): return None
     if m.get("inputs") != digest or m.get("settings") != settings: return None
     rep = ConvertReport(**m["report"])
-    if _outputs(rep) != m.get("outputs") or len(m["outputs"]) != sum(p is not None for p in (rep.lf_path, rep.im_path, rep.rejects_path)): return None
+    if _outputs(rep) != m.get("outputs") or len(m["outputs"]) != sum(p is not None for p in (rep.lf_path, rep.im_path, rep.rejects_path)) + bool(rep.eval): return None
     rep.up_to_date = True
     return rep
 
@@ -80,6 +82,7 @@ def convert(cfg:Config, # a loaded config
     if report is None:
         manifest.unlink(missing_ok=True)
         report = source.convert(cfg, None if hub_only else ChatRenderer(model))
+        if cfg.conversion.eval_instances is not None and not hub_only: split_eval(cfg, report)
         if not hub_only:
             atomic_write_json(report.lf_path.with_suffix(".stats.json"), report.stats)
             atomic_write_json(cfg.im_data_dir/f"{cfg.data_name}.summary.json", report.to_dict())

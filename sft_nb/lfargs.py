@@ -11,13 +11,34 @@ from .config import Config
 from .demo import resolve_model_path
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'SHAREGPT_TAGS', 'deepspeed_path', 'train_args', 'dump_yaml', 'dataset_entry']
+__all__ = ['TRAIN_DEFAULTS', 'LORA_DEFAULTS', 'SHAREGPT_TAGS', 'lora_defaults', 'eval_dataset_key', 'eval_defaults',
+           'deepspeed_path', 'train_args', 'dump_yaml', 'dataset_entry']
 
 # %% ../nbs/01b_lfargs.ipynb #3176ab75
 TRAIN_DEFAULTS = dict(stage="sft", do_train=True, finetuning_type="full", template="qwen3_nothink", cutoff_len=2048,
                       overwrite_cache=True, preprocessing_num_workers=1, logging_steps=1, plot_loss=True,
                       per_device_train_batch_size=1, gradient_accumulation_steps=1, learning_rate=1.0e-5, num_train_epochs=1.0,
                       lr_scheduler_type="cosine", warmup_ratio=0.0, save_steps=500, ddp_timeout=180000000)
+
+LORA_DEFAULTS = dict(lora_rank=16, lora_dropout=0.0, lora_target="all")  # and lora_alpha = 2 x lora_rank
+
+def lora_defaults(args:dict)->dict:
+    "The LoRA keys sft_nb fills in when `finetuning_type: lora` leaves them unset (rank 16, alpha 2 x rank, every linear layer)."
+    if args.get("finetuning_type") != "lora": return {}
+    rank = args.get("lora_rank", LORA_DEFAULTS["lora_rank"])
+    return {k: v for k, v in {**LORA_DEFAULTS, "lora_alpha": 2*rank}.items() if args.get(k) is None}
+
+def eval_dataset_key(cfg:Config)->str:
+    "The dataset_info key of the held-out split STEP 0 makes when `conversion.eval_instances` is set."
+    return f"{cfg.dataset_key}_eval"
+
+def eval_defaults(cfg:Config, args:dict)->dict:
+    "Evaluation keys for a run with a held-out split: eval_dataset, evaluate at every checkpoint, and what early stopping needs."
+    if cfg.conversion.eval_instances is None: return {}
+    out = {"eval_dataset": eval_dataset_key(cfg), "eval_strategy": "steps", "eval_steps": args.get("save_steps"),
+           "per_device_eval_batch_size": args.get("per_device_train_batch_size")}
+    if args.get("early_stopping_steps"): out.update(metric_for_best_model="eval_loss", greater_is_better=False)
+    return {k: v for k, v in out.items() if args.get(k) is None}
 
 def deepspeed_path(cfg:Config, # a loaded config
                    value:str|None, # the `training.deepspeed` value
@@ -35,6 +56,8 @@ def train_args(cfg:Config, # a loaded config
             **TRAIN_DEFAULTS, "dataset": cfg.dataset_key, "dataset_dir": str(cfg.lf_data_dir)}
     args.update({k: v for k, v in cfg.training.items() if k not in ("output_dir", "deepspeed")})
     args["output_dir"] = str(cfg.output_dir)
+    args.update(lora_defaults(args))
+    args.update(eval_defaults(cfg, args))
     if cfg.training.get("deepspeed"): args["deepspeed"] = str(deepspeed_path(cfg, cfg.training["deepspeed"]))
     if args.get("resume_from_checkpoint"): args["resume_from_checkpoint"] = str(cfg.resolve(args["resume_from_checkpoint"]))
     args["run_name"] = cfg.run_name

@@ -9,12 +9,14 @@ from pathlib import Path
 from .config import Config
 from .demo import resolve_model_path
 from .lfargs import dump_yaml, train_args
-from .sources import source_for
 from .disk import disk_estimate, free_bytes, gib, model_params
 from .multinode import node_roles
+from .memory import format_memory, memory_report, method_of
+from .split import eval_path
+from .sources import source_for
 
 # %% auto #0
-__all__ = ['count_samples', 'steps_plan', 'plan', 'format_plan']
+__all__ = ['count_samples', 'steps_plan', 'plan', 'eval_plan', 'format_eval', 'format_method', 'format_plan']
 
 # %% ../nbs/07b_plan.ipynb #d1150b26
 def count_samples(lf_path:Path, # a LF JSON array file
@@ -55,7 +57,32 @@ def plan(cfg:Config, # a loaded config
         out["checkpoints"] = out["total_steps"] // t["save_steps"] + (out["total_steps"] % t["save_steps"] != 0)
         if (params := model_params(t["model_name_or_path"])): out["disk"] = disk_estimate(params, t, out["checkpoints"], free_bytes(cfg.output_dir))
     out["nodes"] = node_roles(cfg)
+    out["method"], out["memory"] = method_of(t), memory_report(cfg, t)
+    out["eval"] = eval_plan(cfg, t, out.get("total_steps"))
     return out
+
+def eval_plan(cfg:Config, t:dict, total_steps:int|None)->dict|None:
+    "The held-out evaluation a run will do: samples, how often, how many times, and when early stopping ends it."
+    if not t.get("eval_dataset"): return None
+    n = count_samples(eval_path(cfg)) if cfg.conversion.eval_instances is not None else None
+    every = t.get("eval_steps") or t.get("logging_steps")
+    return {"dataset": t["eval_dataset"], "samples": n, "eval_steps": every,
+            "evaluations": total_steps // every if total_steps and every else None, "early_stopping_steps": t.get("early_stopping_steps")}
+
+def format_eval(e:dict|None)->str|None:
+    "The evaluation plan in one line."
+    if not e: return None
+    n = "made by STEP 0" if e["samples"] is None else f"{e['samples']} samples"
+    line = f"eval           {e['dataset']} ({n}) every {e['eval_steps']} steps: {e['evaluations'] if e['evaluations'] is not None else '?'} evaluation(s)"
+    if e["early_stopping_steps"]: line += f"; stops early after {e['early_stopping_steps']} evaluations without a lower eval_loss"
+    return line
+
+def format_method(t:dict)->str:
+    "The fine-tuning method in one line, with the LoRA settings that will be used."
+    m = method_of(t)
+    if m == "full": return "full fine-tuning (every weight trains)"
+    lora = f"LoRA rank {t.get('lora_rank')}, alpha {t.get('lora_alpha')}, dropout {t.get('lora_dropout')}, target {t.get('lora_target')}"
+    return lora + (f" on a {t['quantization_bit']}-bit base (QLoRA)" if m == "qlora" else "")
 
 def format_plan(p:dict, # from `plan`
               )->str:
@@ -71,5 +98,7 @@ def format_plan(p:dict, # from `plan`
         d = p["disk"]
         lines.append(f"checkpoints    ~{gib(d['per_checkpoint'])} each ({d['params']:,} parameters), {d['kept']} kept + final model: ~{gib(d['need'])} of {gib(d['free'])} free")
     lines += [f"nodes          {n}" for n in p.get("nodes", [])]
+    if "method" in p: lines += [f"method         {format_method(p['train_args'])}", format_memory(p.get("memory"))]
+    if p.get("eval"): lines.append(format_eval(p["eval"]))
     lines += [f"output         {p['output_dir']}", f"yaml           {p['train_yaml']}:", dump_yaml(p["train_args"]).rstrip()]
     return "\n".join(lines)

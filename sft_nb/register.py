@@ -9,7 +9,8 @@ from pathlib import Path
 from filelock import FileLock
 from .core import atomic_write_json
 from .config import Config
-from .lfargs import dataset_entry
+from .lfargs import dataset_entry, eval_dataset_key
+from .split import eval_path
 from .sources import source_for
 
 # %% auto #0
@@ -49,4 +50,9 @@ def register(cfg:Config, # a loaded config
     entry, target = source_for(cfg).dataset_entry(cfg)
     changed = register_dataset(info, cfg.dataset_key, entry)
     if not quiet: print(f"STEP 1 {'registered' if changed else 'already registered'}: {cfg.dataset_key} -> {target} in {info}")
+    if cfg.conversion.eval_instances is not None:
+        ev = eval_path(cfg)
+        if not ev.is_file(): raise FileNotFoundError(f"{ev} is missing: run STEP 0 (sft-nb dataprep) with conversion.eval_instances set")
+        register_dataset(info, eval_dataset_key(cfg), dataset_entry(ev.name))
+        if not quiet: print(f"STEP 1 held-out split: {eval_dataset_key(cfg)} -> {ev.name}")
     return info

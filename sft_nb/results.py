@@ -18,7 +18,7 @@ from .lfargs import TRAIN_DEFAULTS
 __all__ = ['COLUMNS', 'EMA_ALPHA', 'HEALTH', 'FLAT_LR_SCHEDULERS', 'read_trainer_log', 'read_log_history', 'parse_duration',
            'run_table', 'ema', 'epoch_ends', 'loss_figure', 'plot_losses', 'Verdict', 'verdict_table',
            'health_verdicts', 'throughput', 'health_level', 'run_health', 'format_health', 'assess_run', 'write_health',
-           'wandb_run_id', 'run_output', 'write_run_output']
+           'wandb_run_id', 'eval_record', 'run_output', 'write_run_output']
 
 # %% ../nbs/07_results.ipynb #9ac23a2f
 def read_trainer_log(output_dir:Path, # a run's output dir
@@ -323,6 +323,17 @@ def wandb_run_id(wandb_dir:Path, # the WANDB_DIR of the run
     runs = [p for p in (Path(wandb_dir)/"wandb").glob("*run-*-*") if p.is_dir() and p.stat().st_mtime >= run_started]
     return max(runs, key=lambda p: p.stat().st_mtime).name.rsplit("-", 1)[-1] if runs else None
 
+def eval_record(state:dict, # trainer_state.json
+                finished:bool, # training ended normally (train_results.json written)
+               )->dict:
+    "Eval loss (last and best, with its step) and whether early stopping ended a finished run before its planned steps."
+    evals = [(h["step"], h["eval_loss"]) for h in state.get("log_history", []) if is_finite_number(h.get("eval_loss"))]
+    if not evals: return {}
+    best = min(evals, key=lambda e: e[1])
+    planned, done = state.get("max_steps"), state.get("global_step")
+    return {"eval_loss": round(float(evals[-1][1]), 6), "best_eval_loss": round(float(best[1]), 6), "best_eval_step": best[0],
+            "evaluations": len(evals), "stopped_early": bool(finished and planned and done and done < planned), "planned_steps": planned}
+
 def run_output(cfg:Config, # the config the run used
                launch=None, # the `LaunchResult` (None when only reading an output dir)
                plot:Path|None=None, # the loss plot
@@ -332,6 +343,7 @@ def run_output(cfg:Config, # the config the run used
     "The facts about a finished run that go into `runtime_info.output`."
     od = cfg.output_dir
     res, state, log = read_json(od/"train_results.json"), read_json(od/"trainer_state.json"), read_trainer_log(od)
+    ev = eval_record(state, bool(res))
     losses = [r["loss"] for r in log if "loss" in r]
     final = losses[-1] if losses else res.get("train_loss")
     is_model = (od/"model.safetensors").exists() or (od/"adapter_model.safetensors").exists()
@@ -346,7 +358,7 @@ def run_output(cfg:Config, # the config the run used
             "train_yaml": str(launch.yaml_path) if launch else None,
             "wandb_run_id": wandb_run_id(cfg.artifacts/"wandb", started) if cfg.experiment.wandb_mode != "disabled" else None,
             "health": h["health"], "verdicts": [str(Verdict(**v)) for v in h["verdicts"]], "throughput": h["throughput"],
-            "overrides": dict(cfg.overrides)}
+            **ev, "overrides": dict(cfg.overrides)}
 
 # %% ../nbs/07_results.ipynb #4263ee92
 def write_run_output(config_path:Path, # the config.yaml to update

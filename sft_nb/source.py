@@ -54,6 +54,7 @@ class ConvertReport:
     stats: dict = field(default_factory=dict)
     over_length: dict = field(default_factory=dict) # what conversion.over_length did (policy, over_cutoff, truncated, dropped, ...)
     up_to_date: bool = False # True when a rerun found the outputs current and skipped the work
+    eval: dict = field(default_factory=dict) # the held-out split (conversion.eval_instances): path, instances, samples, train_instances
     sources: dict = field(default_factory=dict) # source each kept trial was read from (litellm, claude-code-session, opencode-events, atif)
 
     def __post_init__(self):
@@ -75,6 +76,8 @@ class ConvertReport:
             o = self.over_length
             lines.append(f"  over_length {o['policy']}: {o['over_cutoff']} over cutoff_len, {o['truncated']} truncated "
                          f"({o['turns_removed']} turns removed), {o['dropped']} dropped, {o['kept']} kept as they are")
+        if self.eval: lines.append(f"  held out for eval: {self.eval['samples']} samples of {self.eval['instances']} instance(s); "
+                                   f"{self.samples} samples of {self.eval['train_instances']} instance(s) train")
         st = self.stats.get("tokens") or {}
         if st.get("max") is not None:
             lines.append(f"  tokens min/mean/max {st['min']}/{st['mean']}/{st['max']}, over cutoff_len={self.stats['cutoff_len']}: {self.stats['over_cutoff_len']}")

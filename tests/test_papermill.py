@@ -5,6 +5,11 @@ from ruamel.yaml import YAML
 from conftest import REPO, BIN, run
 
 
+def text_of(nb: dict) -> str:
+    "Every output text of an executed notebook."
+    return "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")) for c in nb["cells"] for o in c.get("outputs", []))
+
+
 def test_train_notebook_trains_plots_and_writes_output(own_project):
     project = own_project
     before = (project / "config.yaml").read_text()
@@ -29,6 +34,8 @@ def test_train_notebook_trains_plots_and_writes_output(own_project):
     assert gen["learning_rate"] == 2e-05 and isinstance(gen["learning_rate"], float)
 
     assert o["health"] == "ok" and (project / "artifacts/runs/001/output.json").exists(), "healthy, and archived"
+    gens = [json.loads(l) for l in (project / "artifacts/runs/001/generations.jsonl").read_text().splitlines()]
+    assert len(gens) == 3 and "training samples" in text_of(nb), "the last section shows three generations, labelled as training prompts"
     log = Path(o["log"]).read_text()
     assert "Invalid role tag" not in log and "Cannot find valid samples" not in log, "LLaMA-Factory dropped samples"
 

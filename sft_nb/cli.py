@@ -9,8 +9,8 @@ from dataclasses import asdict
 from .config import ConfigError, load_config
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'cmd_check', 'print_config_error', 'Terminated', 'archive_after', 'cmd_run', 'cmd_other',
-           'main']
+__all__ = ['COMMANDS', 'build_parser', 'cmd_check', 'print_config_error', 'Terminated', 'archive_after', 'cmd_run',
+           'add_sweep_args', 'cmd_sweep', 'cmd_other', 'main']
 
 # %% ../nbs/09_cli.ipynb #2524fb24
 COMMANDS = {
@@ -23,6 +23,7 @@ COMMANDS = {
     "runs": "list archived runs (artifacts/index.yaml)",
     "compare": "compare archived runs: curves, final metrics, differing config keys",
     "dashboard": "serve a live dashboard of runs on http://127.0.0.1:PORT",
+    "sweep": "run the train notebook over a grid or random points of evolving.tunable_params; compare them, name the best",
 }
 
 def build_parser()->argparse.ArgumentParser:
@@ -47,6 +48,8 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--notebook", default=None, help="the papermill output notebook to keep with the run (default: found by run name)")
             s.add_argument("--status", default=None, help="record this status instead of the one read from the output dir")
         if name == "compare": s.add_argument("runs", nargs="+", help="run names (two or more)")
+        if name == "runs": s.add_argument("--sweep", default=None, help="only the runs of this sweep, with their point's values")
+        if name == "sweep": add_sweep_args(s)
         if name == "dashboard":
             s.add_argument("--port", type=int, default=8765)
             s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -109,6 +112,26 @@ def cmd_run(cfg, force:bool=False)->int:
         signal.signal(signal.SIGTERM, previous)
     return rc
 
+# %% ../nbs/09_cli.ipynb #f86ba94d
+def add_sweep_args(s:argparse.ArgumentParser):
+    "The options of `sft-nb sweep`."
+    s.add_argument("name", help="the sweep's name: artifacts/sweeps/NAME, runs NAME-<index>")
+    s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values of a key under evolving.tunable_params (repeatable; the grid is their product)")
+    s.add_argument("--random", type=int, default=0, metavar="N", help="N random points inside the declared ranges (crossed with the grid)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the random points (the same seed draws the same points)")
+    s.add_argument("--keys", default=None, help="comma-separated keys --random samples (default: every declared key not in the grid)")
+    s.add_argument("--metric", choices=["eval_loss", "final_loss"], default=None, help="rank by the eval loss (default with a held-out split) or the mean of the last logged losses")
+    s.add_argument("--parallel", type=int, default=1, metavar="K", help="points at once (GPUs split by CUDA_VISIBLE_DEVICES, else CPU cores)")
+    s.add_argument("--extend", action="store_true", help="add new points to a recorded sweep of this name instead of refusing")
+
+def cmd_sweep(args, cfg)->int:
+    "Run or finish a sweep; 0 when every point succeeded, 1 otherwise."
+    from sft_nb.sweep import run_sweep
+    keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
+    r = run_sweep(cfg, args.name, grid=args.grid, n_random=args.random, seed=args.seed, keys=keys, sets=args.overrides,
+                  metric=args.metric, parallel=max(1, args.parallel), extend=args.extend)
+    return 0 if r.ok else 1
+
 # %% ../nbs/09_cli.ipynb #f03e1f02
 def cmd_other(args, cfg)->int:
     "show-mask, archive, runs, compare, dashboard."
@@ -120,7 +143,7 @@ def cmd_other(args, cfg)->int:
         print(archive_run(cfg, notebook=args.notebook, status=args.status)); return 0
     if args.command == "runs":
         from sft_nb.archive import format_runs
-        print(format_runs(cfg.artifacts)); return 0
+        print(format_runs(cfg.artifacts, sweep=args.sweep)); return 0
     if args.command == "compare":
         from sft_nb.archive import compare_runs
         print(compare_runs(args.runs, cfg.artifacts)); return 0
@@ -140,6 +163,7 @@ def main(argv:list[str]|None=None)->int:
         else: cfg = load_config(args.config, args.overrides, run_name=args.run_name)
         if args.command == "check": return cmd_check(cfg, deep=args.deep, as_json=as_json)
         if args.command == "run": return cmd_run(cfg, force=args.force)
+        if args.command == "sweep": return cmd_sweep(args, cfg)
         if args.command in ("dataprep", "train"):
             from sft_nb.pipeline import run_pipeline
             run_pipeline(cfg, steps=("convert",) if args.command == "dataprep" else ("convert", "register", "train", "results"), force=args.force)

@@ -135,6 +135,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'sft_nb.dashboard.run_detail': ('dashboard.html#run_detail', 'sft_nb/dashboard.py'),
                                   'sft_nb.dashboard.serve': ('dashboard.html#serve', 'sft_nb/dashboard.py'),
                                   'sft_nb.dashboard.start_dashboard': ('dashboard.html#start_dashboard', 'sft_nb/dashboard.py'),
+                                  'sft_nb.dashboard.sweep_runs': ('dashboard.html#sweep_runs', 'sft_nb/dashboard.py'),
                                   'sft_nb.dashboard.tail_records': ('dashboard.html#tail_records', 'sft_nb/dashboard.py'),
                                   'sft_nb.dashboard.thin': ('dashboard.html#thin', 'sft_nb/dashboard.py')},
             'sft_nb.data': { 'sft_nb.data._lf_messages': ('data.html#_lf_messages', 'sft_nb/data.py'),

@@ -9,8 +9,30 @@ from dataclasses import asdict
 from .config import ConfigError, load_config
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'cmd_check', 'print_config_error', 'Terminated', 'archive_after', 'cmd_run',
-           'add_sweep_args', 'cmd_sweep', 'cmd_other', 'main']
+__all__ = ['COMMANDS', 'add_sweep_args', 'cmd_sweep', 'build_parser', 'cmd_check', 'print_config_error', 'Terminated',
+           'archive_after', 'cmd_run', 'cmd_other', 'main']
+
+# %% ../nbs/09_cli.ipynb #f86ba94d
+def add_sweep_args(s:argparse.ArgumentParser):
+    "The options of `sft-nb sweep`."
+    s.add_argument("name", help="the sweep's name: artifacts/sweeps/NAME, runs NAME-<index>")
+    s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values of a key under evolving.tunable_params (repeatable; the grid is their product)")
+    s.add_argument("--random", type=int, default=0, metavar="N", help="N random points inside the declared ranges (crossed with the grid)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the random points (the same seed draws the same points)")
+    s.add_argument("--keys", default=None, help="comma-separated keys --random samples (default: every declared key not in the grid)")
+    s.add_argument("--metric", choices=["eval_loss", "final_loss"], default=None, help="rank by the eval loss (default with a held-out split) or the mean of the last logged losses")
+    s.add_argument("--parallel", type=int, default=1, metavar="K", help="points at once (GPUs split by CUDA_VISIBLE_DEVICES, else CPU cores)")
+    s.add_argument("--extend", action="store_true", help="add new points to a recorded sweep of this name instead of refusing")
+    s.add_argument("--dry-run", action="store_true", help="check everything and list the points; run and write nothing")
+
+def cmd_sweep(args, cfg)->int:
+    "Run or finish a sweep; 0 when every point succeeded, 1 otherwise."
+    from sft_nb.sweep import run_sweep
+    keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
+    r = run_sweep(cfg, args.name, grid=args.grid, n_random=args.random, seed=args.seed, keys=keys, sets=args.overrides,
+                  metric=args.metric, parallel=max(1, args.parallel), extend=args.extend, dry_run=args.dry_run)
+    if args.dry_run: print(r.table.to_string(na_rep="-")); return 0
+    return 0 if r.ok else 1
 
 # %% ../nbs/09_cli.ipynb #2524fb24
 COMMANDS = {
@@ -111,26 +133,6 @@ def cmd_run(cfg, force:bool=False)->int:
         archive_after(cfg, status, output)
         signal.signal(signal.SIGTERM, previous)
     return rc
-
-# %% ../nbs/09_cli.ipynb #f86ba94d
-def add_sweep_args(s:argparse.ArgumentParser):
-    "The options of `sft-nb sweep`."
-    s.add_argument("name", help="the sweep's name: artifacts/sweeps/NAME, runs NAME-<index>")
-    s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values of a key under evolving.tunable_params (repeatable; the grid is their product)")
-    s.add_argument("--random", type=int, default=0, metavar="N", help="N random points inside the declared ranges (crossed with the grid)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the random points (the same seed draws the same points)")
-    s.add_argument("--keys", default=None, help="comma-separated keys --random samples (default: every declared key not in the grid)")
-    s.add_argument("--metric", choices=["eval_loss", "final_loss"], default=None, help="rank by the eval loss (default with a held-out split) or the mean of the last logged losses")
-    s.add_argument("--parallel", type=int, default=1, metavar="K", help="points at once (GPUs split by CUDA_VISIBLE_DEVICES, else CPU cores)")
-    s.add_argument("--extend", action="store_true", help="add new points to a recorded sweep of this name instead of refusing")
-
-def cmd_sweep(args, cfg)->int:
-    "Run or finish a sweep; 0 when every point succeeded, 1 otherwise."
-    from sft_nb.sweep import run_sweep
-    keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
-    r = run_sweep(cfg, args.name, grid=args.grid, n_random=args.random, seed=args.seed, keys=keys, sets=args.overrides,
-                  metric=args.metric, parallel=max(1, args.parallel), extend=args.extend)
-    return 0 if r.ok else 1
 
 # %% ../nbs/09_cli.ipynb #f03e1f02
 def cmd_other(args, cfg)->int:

@@ -29,8 +29,11 @@ def cmd_sweep(args, cfg)->int:
     "Run or finish a sweep; 0 when every point succeeded, 1 otherwise."
     from sft_nb.sweep import run_sweep
     keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
-    r = run_sweep(cfg, args.name, grid=args.grid, n_random=args.random, seed=args.seed, keys=keys, sets=args.overrides,
-                  metric=args.metric, parallel=max(1, args.parallel), extend=args.extend, dry_run=args.dry_run)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)  # stop the points' processes too, and record them as interrupted
+    try: r = run_sweep(cfg, args.name, grid=args.grid, n_random=args.random, seed=args.seed, keys=keys, sets=args.overrides,
+                       metric=args.metric, parallel=max(1, args.parallel), extend=args.extend, dry_run=args.dry_run)
+    except Terminated: print("terminated (SIGTERM): rerun the same command to resume the sweep", file=sys.stderr); return 143
+    finally: signal.signal(signal.SIGTERM, previous)
     if args.dry_run: print(r.table.to_string(na_rep="-")); return 0
     return 0 if r.ok else 1
 

@@ -112,3 +112,25 @@ def test_random_points_are_reproducible_by_seed(sweep_project):
     assert a.returncode == 0, a.stderr
     assert a.stdout == b.stdout and a.stdout != c.stdout
     assert "learning_rate" in a.stdout and "rnd-3" in a.stdout and not (sweep_project / "artifacts/sweeps/rnd").exists()
+
+
+def test_an_interrupted_point_resumes_from_its_last_complete_checkpoint(sweep_project):
+    import signal, subprocess, time
+    from sft_nb.sweep import complete_checkpoint
+    args = ["k", "--grid", "learning_rate=1e-3", "--grid", "max_instances=20", "--set", "training.num_train_epochs=1",
+            "--set", "training.save_steps=3", "--config", sweep_project / "config.yaml"]
+    proc = subprocess.Popen([str(a) for a in [BIN / "sft-nb", "sweep", *args]], cwd=sweep_project, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    od, deadline = sweep_project / "artifacts/model/k-0", time.time() + 1200
+    while complete_checkpoint(od) is None and proc.poll() is None and time.time() < deadline: time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 143, out[-3000:]
+    assert record(sweep_project, "k")["points"][0]["status"] == "interrupted"
+    ck = complete_checkpoint(od)
+    assert ck is not None and not (od / "train_results.json").exists(), "stopped mid-training, after a complete checkpoint"
+    res = run([BIN / "sft-nb", "sweep", *args], cwd=sweep_project, timeout=1800)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    p = record(sweep_project, "k")["points"][0]
+    assert (p["status"], p["attempts"], p["resumed_from"], p["steps"]) == ("success", 2, str(ck), 10)
+    assert f"resume_from_checkpoint: {ck}" in (sweep_project / "artifacts/training_config/k-0.yaml").read_text()

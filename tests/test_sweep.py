@@ -133,4 +133,6 @@ def test_an_interrupted_point_resumes_from_its_last_complete_checkpoint(sweep_pr
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     p = record(sweep_project, "k")["points"][0]
     assert (p["status"], p["attempts"], p["resumed_from"], p["steps"]) == ("success", 2, str(ck), 10)
-    assert f"resume_from_checkpoint: {ck}" in (sweep_project / "artifacts/training_config/k-0.yaml").read_text()
+    assert YAML(typ="safe", pure=True).load((sweep_project / "artifacts/training_config/k-0.yaml").read_text())["resume_from_checkpoint"] == str(ck)
+    assert f"Continuing training from global step {ck.name.split('-')[1]}" in Path(p["log"]).read_text(errors="replace")
+    assert (sweep_project / "artifacts/sweeps/k/k-0.attempt1.ipynb").is_file(), "the interrupted attempt's notebook kept aside"

@@ -207,6 +207,7 @@ def archive_run(cfg:Config, # the config of the run (its run_name and overrides)
                 output:dict|None=None, # runtime_info.output of the run (default: computed from its output dir)
                 notebook:Path|None=None, # the papermill output notebook to keep with it (default: found by `papermill_notebook`)
                 status:str|None=None, # override the status (e.g. `interrupted`)
+                extra:dict|None=None, # more index fields, e.g. {'sweep': name, 'point': {...}}
                )->Path: # artifacts/runs/<run>
     "Archive a run into `artifacts/runs/<run>/` and add it to `artifacts/index.yaml`."
     if notebook is not None and not Path(notebook).is_file(): raise FileNotFoundError(f"notebook {notebook} not found")
@@ -226,7 +227,7 @@ def archive_run(cfg:Config, # the config of the run (its run_name and overrides)
     atomic_write_json(dest/"output.json", redact(to_plain(output), secrets))
     atomic_write_json(dest/"provenance.json", provenance())
     write_manifest(cfg, dest, files, output)
-    update_index(cfg.artifacts, index_entry(cfg, output, h))
+    update_index(cfg.artifacts, {**index_entry(cfg, output, h), **(extra or {})})
     return dest
 
 # %% ../nbs/11_archive.ipynb #7af83ee3
@@ -249,15 +250,24 @@ RUNS_COLUMNS = ["run", "time", "status", "health", "final_loss", "eval_loss", "s
 
 def runs_table(artifacts:Path, # the artifacts folder
                columns:list[str]=RUNS_COLUMNS, # which columns, in order
+               sweep:str|None=None, # only the runs of this sweep, with their point's values as columns
              ):
-    "The archived runs of `artifacts/index.yaml` as a pandas DataFrame, oldest first."
+    "The archived runs of `artifacts/index.yaml` as a pandas DataFrame, oldest first (a `sweep` column when any run has one)."
     import pandas as pd
-    return pd.DataFrame(read_index(artifacts)).reindex(columns=columns)
+    runs = read_index(artifacts)
+    if sweep is None: return pd.DataFrame(runs).reindex(columns=columns + (["sweep"] if any(r.get("sweep") for r in runs) else []))
+    runs = [{**r, **(r.get("point") or {})} for r in runs if r.get("sweep") == sweep]
+    keys = [k for r in runs for k in (r.get("point") or {})]
+    return pd.DataFrame(runs).reindex(columns=list(dict.fromkeys([columns[0], *keys, *columns[1:]])))
 
 def format_runs(artifacts:Path, # the artifacts folder
+                sweep:str|None=None, # only the runs of this sweep
               )->str:
-    "The run index as a text table."
-    df = runs_table(artifacts)
+    "The run index (or one sweep's runs) as a text table."
+    df = runs_table(artifacts, sweep=sweep)
+    if df.empty and sweep:
+        known = sorted({r["sweep"] for r in read_index(artifacts) if r.get("sweep")})
+        return f"no runs of sweep {sweep!r} in {Path(artifacts)/'index.yaml'}; sweeps archived: {', '.join(known) or 'none'}"
     if df.empty: return f"no runs archived yet in {Path(artifacts)/'index.yaml'} (`sft-nb archive` adds the last run)"
     return df.to_string(index=False, na_rep="-")
 

@@ -9,8 +9,33 @@ from dataclasses import asdict
 from .config import ConfigError, load_config
 
 # %% auto #0
-__all__ = ['COMMANDS', 'build_parser', 'cmd_check', 'print_config_error', 'Terminated', 'archive_after', 'cmd_run', 'cmd_other',
-           'main']
+__all__ = ['COMMANDS', 'add_sweep_args', 'cmd_sweep', 'build_parser', 'cmd_check', 'print_config_error', 'Terminated',
+           'archive_after', 'cmd_run', 'cmd_other', 'main']
+
+# %% ../nbs/09_cli.ipynb #f86ba94d
+def add_sweep_args(s:argparse.ArgumentParser):
+    "The options of `sft-nb sweep`."
+    s.add_argument("name", help="the sweep's name: artifacts/sweeps/NAME, runs NAME-<index>")
+    s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values of a key under evolving.tunable_params (repeatable; the grid is their product)")
+    s.add_argument("--random", type=int, default=0, metavar="N", help="N random points inside the declared ranges (crossed with the grid)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the random points (the same seed draws the same points)")
+    s.add_argument("--keys", default=None, help="comma-separated keys --random samples (default: every declared key not in the grid)")
+    s.add_argument("--metric", choices=["eval_loss", "final_loss"], default=None, help="rank by the eval loss (default with a held-out split) or the mean of the last logged losses")
+    s.add_argument("--parallel", type=int, default=1, metavar="K", help="points at once (GPUs split by CUDA_VISIBLE_DEVICES, else CPU cores)")
+    s.add_argument("--extend", action="store_true", help="add new points to a recorded sweep of this name instead of refusing")
+    s.add_argument("--dry-run", action="store_true", help="check everything and list the points; run and write nothing")
+
+def cmd_sweep(args, cfg)->int:
+    "Run or finish a sweep; 0 when every point succeeded, 1 otherwise."
+    from sft_nb.sweep import run_sweep
+    keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)  # stop the points' processes too, and record them as interrupted
+    try: r = run_sweep(cfg, args.name, grid=args.grid, n_random=args.random, seed=args.seed, keys=keys, sets=args.overrides,
+                       metric=args.metric, parallel=max(1, args.parallel), extend=args.extend, dry_run=args.dry_run)
+    except Terminated: print("terminated (SIGTERM): rerun the same command to resume the sweep", file=sys.stderr); return 143
+    finally: signal.signal(signal.SIGTERM, previous)
+    if args.dry_run: print(r.table.to_string(na_rep="-")); return 0
+    return 0 if r.ok else 1
 
 # %% ../nbs/09_cli.ipynb #2524fb24
 COMMANDS = {
@@ -28,6 +53,7 @@ COMMANDS = {
     "slurm": "write artifacts/slurm/<run>.sbatch (one srun task per node running sft-nb run); --print shows it, --submit runs sbatch",
     "export": "merge a LoRA run's adapter into its base model: artifacts/model/<run>-merged (needs --run-name)",
     "generate": "answer held-out prompts with a run's model; write artifacts/runs/<run>/generations.jsonl and format checks (needs --run-name)",
+    "sweep": "run the train notebook over a grid or random points of evolving.tunable_params; compare them, name the best",
 }
 
 def build_parser()->argparse.ArgumentParser:
@@ -70,6 +96,8 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--n", type=int, default=20, help="at most this many prompts (default 20)")
             s.add_argument("--max-new-tokens", type=int, default=256, help="tokens to generate per prompt (default 256)")
             s.add_argument("--base", action="store_true", help="ask the untrained base model instead, for comparison")
+        if name == "runs": s.add_argument("--sweep", default=None, help="only the runs of this sweep, with their point's values")
+        if name == "sweep": add_sweep_args(s)
         if name == "dashboard":
             s.add_argument("--port", type=int, default=8765)
             s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -163,7 +191,7 @@ def cmd_other(args, # the parsed command line
         print(archive_run(cfg, notebook=args.notebook, status=args.status)); return 0
     if args.command == "runs":
         from sft_nb.archive import format_runs
-        print(format_runs(cfg.artifacts)); return 0
+        print(format_runs(cfg.artifacts, sweep=args.sweep)); return 0
     if args.command == "export":
         from sft_nb.adapters import export_merged
         try: print(f"merged model: {export_merged(cfg, args.run_name)}"); return 0
@@ -205,6 +233,7 @@ def main(argv:list[str]|None=None, # the arguments (default: sys.argv[1:])
         else: cfg = load_config(args.config, args.overrides, run_name=args.run_name)
         if args.command == "check": return cmd_check(cfg, deep=args.deep, as_json=as_json)
         if args.command in ("run", "rerun"): return cmd_run(cfg, force=args.force, resume=getattr(args, "resume", False), like=like)
+        if args.command == "sweep": return cmd_sweep(args, cfg)
         if args.command in ("dataprep", "train"):
             from sft_nb.pipeline import run_pipeline
             run_pipeline(cfg, steps=("convert",) if args.command == "dataprep" else ("convert", "register", "train", "results"), force=args.force,

@@ -13,8 +13,8 @@ from .results import verdict_table, health_verdicts, health_level, throughput, e
 from .archive import read_index, run_dir, run_config
 
 # %% auto #0
-__all__ = ['STALE_S', 'MAX_POINTS', 'PAGE', 'LOOPBACK', 'tail_records', 'live_run', 'list_runs', 'thin', 'run_detail',
-           'make_server', 'start_dashboard', 'serve']
+__all__ = ['STALE_S', 'MAX_POINTS', 'PAGE', 'LOOPBACK', 'tail_records', 'live_run', 'sweep_runs', 'list_runs', 'thin',
+           'run_detail', 'make_server', 'start_dashboard', 'serve']
 
 # %% ../nbs/12_dashboard.ipynb #63e6de27
 STALE_S = 600  # a run whose trainer_log.jsonl has not grown for this long is `stalled`, not `running`
@@ -52,19 +52,33 @@ def live_run(output_dir:Path, # a run's output dir
             "progress": last.get("percentage"), "elapsed": last.get("elapsed_time"), "eta": last.get("remaining_time"),
             "loss": losses[-1] if losses else None, "updated": mtime, "health": None, "archived": False}
 
+def sweep_runs(artifacts:Path, # the artifacts folder
+              )->dict[str, str]:
+    "{run: sweep} for the points recorded in `artifacts/sweeps/*/sweep.yaml` (running ones are not in the index yet)."
+    from ruamel.yaml import YAML
+    out = {}
+    for p in sorted(Path(artifacts).glob("sweeps/*/sweep.yaml")):
+        try: doc = YAML(typ="safe", pure=True).load(p.read_text(encoding="utf-8")) or {}
+        except Exception: continue  # a sweep.yaml being replaced right now: read it on the next refresh
+        out.update({str(pt.get("run")): p.parent.name for pt in doc.get("points") or [] if isinstance(pt, dict)})
+    return out
+
 def list_runs(artifacts:Path, # the artifacts folder
             )->list[dict]:
-    "Every run the dashboard lists: running ones first, then the most recently updated."
-    a, rows = Path(artifacts), {}
+    "Every run the dashboard lists, each with its sweep (or None): running ones first, then the most recently updated."
+    a, rows, sweeps = Path(artifacts), {}, sweep_runs(artifacts)
     for e in read_index(a):
         t = time.mktime(time.strptime(e["time"], "%Y-%m-%dT%H:%M:%S")) if isinstance(e.get("time"), str) else 0
         rows[e["run"]] = {"run": e["run"], "status": e.get("status"), "step": e.get("steps"), "total_steps": e.get("steps"),
                           "progress": 100.0 if e.get("status") == "success" else None, "elapsed": _hms(e.get("runtime_s")),
-                          "eta": None, "loss": e.get("final_loss"), "updated": t, "health": e.get("health"), "archived": True}
+                          "eta": None, "loss": e.get("final_loss"), "updated": t, "health": e.get("health"), "archived": True,
+                          "sweep": e.get("sweep")}
     for log in (a/"model").glob("*/trainer_log.jsonl"):
         r = live_run(log.parent)
+        r["sweep"] = rows[r["run"]]["sweep"] if r["run"] in rows else None
         if r["run"] in rows: r.update(health=rows[r["run"]]["health"], archived=True)
         rows[r["run"]] = r
+    for r in rows.values(): r["sweep"] = r["sweep"] or sweeps.get(r["run"])
     return sorted(rows.values(), key=lambda r: (r["status"] != "running", -(r["updated"] or 0)))
 
 # %% ../nbs/12_dashboard.ipynb #19f3b8b7
@@ -109,7 +123,7 @@ body{font:14px system-ui,sans-serif;margin:16px;color:#222;background:#fafafa}
 h1{font-size:18px;margin:0 0 8px} h2{font-size:16px;margin:16px 0 6px}
 #meta{color:#777;font-size:12px} #error{color:#b00}
 table{border-collapse:collapse;background:#fff} th,td{padding:4px 10px;border-bottom:1px solid #e3e3e3;text-align:left;white-space:nowrap}
-tbody tr{cursor:pointer} tbody tr:hover{background:#f0f5ff} tr.sel{background:#e3ecff}
+tr.group td{background:#eef1f6;font-weight:600;cursor:default} tbody tr{cursor:pointer} tbody tr:hover{background:#f0f5ff} tr.sel{background:#e3ecff}
 td.st{font-weight:600} tr.running td.st{color:#0a7d2c} tr.stalled td.st,tr.failed td.st{color:#b00}
 .bar{display:inline-block;width:90px;height:8px;background:#e6e6e6;border-radius:4px;vertical-align:middle}
 .bar>div{height:8px;background:#4a7bd0;border-radius:4px}
@@ -167,9 +181,20 @@ function drawChart(cv, title, series, marks) {
     if (s.label && s.y.some(ok)) { g.fillRect(W - R - 110, ly - 7, 10, 3); g.fillStyle = "#333"; g.fillText(s.label, W - R - 96, ly - 3); ly += 13; }
   }
 }
+function groupBySweep(runs) {
+  const order = [null], groups = new Map([[null, []]]);
+  for (const r of runs) { const k = r.sweep ?? null; if (!groups.has(k)) { groups.set(k, []); order.push(k); } groups.get(k).push(r); }
+  return order.map(k => [k, groups.get(k)]).filter(([, rs]) => rs.length);
+}
 function renderRuns(runs) {
   const tb = $("#runs tbody"); tb.innerHTML = "";
-  for (const r of runs) {
+  for (const [sweep, rs] of groupBySweep(runs)) {
+  if (sweep !== null) {
+    const n = rs.filter(r => r.status === "success" || r.status === "finished").length, h = document.createElement("tr");
+    h.className = "group"; h.dataset.sweep = sweep;
+    h.innerHTML = `<td colspan="8">sweep ${esc(sweep)} · ${rs.length} run(s), ${n} finished</td>`; tb.appendChild(h);
+  }
+  for (const r of rs) {
     const tr = document.createElement("tr"), p = r.progress;
     tr.dataset.run = r.run; tr.className = (r.status || "") + (r.run === selected ? " sel" : "");
     tr.innerHTML = `<td>${esc(r.run)}</td><td class="st">${esc(r.status)}</td>` +
@@ -178,6 +203,7 @@ function renderRuns(runs) {
       `<td class="loss">${fmt(r.loss)}</td><td>${esc(r.health ?? "")}</td>`;
     tr.onclick = () => { selected = r.run; location.hash = "run=" + encodeURIComponent(r.run); refresh(); };
     tb.appendChild(tr);
+  }
   }
 }
 function renderDetail(d) {

@@ -119,7 +119,8 @@ def run_pipeline(cfg:Config, # a loaded config
 NOTEBOOK_PARAMS = {"lr": "training.learning_rate", "epochs": "training.num_train_epochs",
                    "batch_size": "training.per_device_train_batch_size", "grad_accum": "training.gradient_accumulation_steps",
                    "max_steps": "training.max_steps", "max_instances": "conversion.max_instances",
-                   "n_gpus": "infrastructure.n_gpus_per_node"}
+                   "n_gpus": "infrastructure.n_gpus_per_node",
+                   "max_samples": "training.max_samples"}
 
 SECRET_ENV = {"credentials.wandb_api_key": "WANDB_API_KEY", "credentials.hf_token": "HF_TOKEN"}
 

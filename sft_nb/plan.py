@@ -50,6 +50,7 @@ def plan(cfg:Config, # a loaded config
            "data_file": str(lf), "samples": n, "samples_estimated": estimated, "global_batch": cfg.global_batch,
            "processes": cfg.infrastructure.n_gpus_per_node * cfg.infrastructure.nnodes, "output_dir": str(cfg.output_dir),
            "train_yaml": str(cfg.artifacts/"training_config"/f"{cfg.run_name}.yaml"), "train_args": t}
+    if n and t.get("max_samples"): n = min(n, t["max_samples"])  # LLaMA-Factory trains on the first max_samples
     if n:
         out.update(steps_plan(n, t["per_device_train_batch_size"], t["gradient_accumulation_steps"], out["processes"],
                               t["num_train_epochs"], t.get("max_steps")))

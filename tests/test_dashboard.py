@@ -186,3 +186,26 @@ def test_dashboard_refuses_foreign_host_names(runs):
         assert r.status == 404 and b"not a run name" in r.read()
     finally:
         srv.shutdown(); srv.server_close()
+
+
+def test_dashboard_groups_runs_by_sweep_in_chromium(chromium, tmp_path):
+    from sft_nb.archive import update_index
+    a = tmp_path / "artifacts"
+    for name, sweep in (("plain", None), ("s-0", "s"), ("s-1", "s")):
+        update_index(a, {"run": name, "time": "2026-01-01T00:00:00", "status": "success", "steps": 4,
+                         **({"sweep": sweep, "point": {"learning_rate": 1e-4}} if sweep else {})})
+    (a / "sweeps/t").mkdir(parents=True)
+    (a / "sweeps/t/sweep.yaml").write_text("points:\n- {run: t-0, status: running}\n")  # running: known only from its sweep.yaml
+    (a / "model/t-0").mkdir(parents=True)
+    (a / "model/t-0/trainer_log.jsonl").write_text(_log_lines(1, 4, 10))
+    srv = start_dashboard(a, refresh_s=1.0)
+    browser = Browser(chromium, tmp_path / "profile", tmp_path / "chromium.log")
+    try:
+        sid = browser.open(srv.url)
+        browser.wait_for(sid, "document.querySelectorAll('#runs tr.group').length === 2")
+        rows = browser.eval(sid, "[...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.sweep ? 'sweep ' + r.dataset.sweep : r.dataset.run)")
+        assert rows == ["plain", "sweep t", "t-0", "sweep s", "s-0", "s-1"]
+        assert browser.eval(sid, "document.querySelector('tr.group[data-sweep=\"s\"]').innerText").strip() == "sweep s · 2 run(s), 2 finished"
+    finally:
+        browser.close()
+        srv.shutdown(); srv.server_close()

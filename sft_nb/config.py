@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_config.ipynb #84b58ea1
 from __future__ import annotations
-import difflib, os
+import datetime, difflib, os, re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from ruamel.yaml import YAML
@@ -66,6 +66,8 @@ class ConversionCfg:
     reasoning_ratio: float = 0.2
     strict: bool = False              # any dropped trial or sample fails STEP 0
     over_length: str = "keep"         # keep | drop | truncate_turns: samples longer than training.cutoff_len
+    render_date: str|None = None      # YYYY-MM-DD the chat template's `strftime_now` gives (null: 2026-01-01), so reruns give the same bytes
+    reasoning_turns: str = "last_call" # last_call: one sample per trajectory | per_call: one per reasoning reply (earlier turns masked)
 
 @dataclass
 class DatasetCfg:
@@ -109,6 +111,7 @@ CHOICES = {
     "conversion.instance_status": ["resolved", "unresolved", "all"],
     "conversion.reasoning_check": ["strict", "adaptive"],
     "conversion.over_length": ["keep", "drop", "truncate_turns"],
+    "conversion.reasoning_turns": ["last_call", "per_call"],
     "experiment.wandb_mode": ["disabled", "offline", "online"],
     "training.stage": ["sft", "pt", "rm", "ppo", "dpo", "kto"],
     "training.finetuning_type": ["full", "lora", "freeze", "oft"],
@@ -144,6 +147,7 @@ def coerce(value, annotation, key:str):
     if value is None:
         if nullable: return None
         raise ConfigError([error(key, "is null", f"give it {_TYPE_NAMES[typ]}")])
+    if typ is str and isinstance(value, datetime.date): value = value.isoformat()  # YAML reads 2026-01-01 as a date
     if typ in (int, float) and isinstance(value, str):
         try: value = float(value) if typ is float else int(value)
         except ValueError: pass
@@ -294,6 +298,8 @@ def check_config(cfg:Config, problems:list[Finding]):
         problems.append(error(f"{INPUT}.conversion.max_instances", f"is {cfg.conversion.max_instances}", "use a positive integer or null"))
     if not 0 <= cfg.conversion.reasoning_ratio <= 1:
         problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
+    if cfg.conversion.render_date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", cfg.conversion.render_date):
+        problems.append(error(f"{INPUT}.conversion.render_date", f"is {cfg.conversion.render_date!r}", "use a date like 2026-01-01"))
 
 # %% ../nbs/01_config.ipynb #05dd1b6c
 def read_yaml(path:Path):

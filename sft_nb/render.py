@@ -16,7 +16,7 @@ from .rejects import Rejected
 # %% auto #0
 __all__ = ['DEFAULT_RENDER_DATE', 'read_chat_template', 'hf_tojson', 'compile_chat_template', 'ChatRenderer', 'serving_messages',
            'serve', 'call_output', 'reply_spans', 'segments', 'Rendered', 'render_call', 'has_reasoning',
-           'render_calls', 'render_sample', 'render_lf']
+           'render_calls', 'render_sample', 'render_lf', 'TokenParity', 'token_parity']
 
 # %% ../nbs/02b_render.ipynb #a2aaf06c
 DEFAULT_RENDER_DATE = "2026-01-01"
@@ -149,6 +149,7 @@ class Rendered:
     "One served call: the text (its prompt followed by its output), cut into prompt/response segments for LLaMA-Factory's `empty` template."
     text: str          # what the call saw, followed by what the model wrote
     turns: list[dict]  # alternating user/assistant segments; `assistant` segments are the model's output and train
+    n_messages: int = 0 # how many messages of the conversation the call covers (its prompt and its reply)
 
     @property
     def trained(self)->list[str]:
@@ -162,7 +163,7 @@ def render_call(renderer:ChatRenderer, messages:list[dict], tools:list[dict]|Non
     prompt = serve(renderer, hist, tools, True, reasoning)
     output = call_output(renderer.family, prompt, serve(renderer, messages, tools, False, reasoning), messages[-1])
     spans = reply_spans(renderer.family, prompt, sum(m.get("role") == "assistant" for m in hist))
-    return Rendered(prompt + output, segments(prompt, spans, output))
+    return Rendered(prompt + output, segments(prompt, spans, output), len(messages))
 
 def has_reasoning(m:dict)->bool: return bool(m.get("reasoning_content") or m.get("reasoning") or m.get("thinking"))
 
@@ -183,3 +184,28 @@ def render_sample(renderer:ChatRenderer, messages:list[dict], tools:list[dict]|N
 def render_lf(renderer:ChatRenderer, messages:list[dict], tools:list[dict], reasoning:str="slow")->list[dict]:
     "One IM conversation as LLaMA-Factory sharegpt turns (role/content) for the `empty` template."
     return render_sample(renderer, messages, tools, reasoning).turns
+
+# %% ../nbs/02b_render.ipynb #e438f811
+@dataclass
+class TokenParity:
+    "The segments' tokens (as LLaMA-Factory's `empty` template concatenates them) against the call's text encoded whole."
+    segment_ids: list[int]
+    whole_ids: list[int]
+    labels: list[int]   # segment_ids where a response segment is, else -100
+    at: int|None        # first differing position; None when identical
+    def context(self, renderer:ChatRenderer)->str:
+        "The tokens at the first difference, both ways."
+        dec = lambda ids: repr(renderer.tokenizer.decode(ids, skip_special_tokens=False))
+        a = self.at
+        return f"segments {dec(self.segment_ids[a:a + 3])} vs whole {dec(self.whole_ids[a:a + 3])} (after {dec(self.whole_ids[max(0, a - 6):a])})"
+
+def token_parity(renderer:ChatRenderer, turns:list[dict], # a sample's segments
+                 text:str|None=None, # the reference text (default: the segments joined)
+                )->TokenParity:
+    "Segment-by-segment tokens and labels of a sample against its reference text tokenized whole."
+    enc = renderer.tokenizer.encode_batch_fast([t["content"] for t in turns], add_special_tokens=False)
+    ids = [i for e in enc for i in e.ids]
+    labels = [i if t["role"] == "assistant" else -100 for t, e in zip(turns, enc) for i in e.ids]
+    whole = renderer.tokenizer.encode("".join(t["content"] for t in turns) if text is None else text, add_special_tokens=False).ids
+    at = None if ids == whole else next((i for i, (x, y) in enumerate(zip(ids, whole)) if x != y), min(len(ids), len(whole)))
+    return TokenParity(ids, whole, labels, at)

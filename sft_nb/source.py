@@ -14,7 +14,7 @@ from .encode import fit_summary, over_length_fitter, truncate_im
 from .lfargs import dataset_entry
 from .lf_sources import check_lf_sample
 from .rejects import REJECT_REASONS, Rejected
-from .render import ChatRenderer, render_sample
+from .render import ChatRenderer, render_call, render_sample
 
 # %% auto #0
 __all__ = ['length_stats', 'ConvertReport', 'OutputFiles', 'TokenCounter', 'progress', 'apply_over_length', 'convert_samples',
@@ -154,7 +154,7 @@ def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str,
         for i, s in enumerate(samples):
             try:
                 if isinstance(s, Rejected): raise s
-                msgs = check_lf_sample(s)
+                msgs = render_call(renderer, check_lf_sample(s)).turns  # as the model's chat template writes it, cut for the `empty` template
                 if fit:
                     f = fit(msgs); fits.append(f)
                     if f.messages is None: raise Rejected("over_cutoff_len", f.detail, source, i)
@@ -163,7 +163,7 @@ def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str,
                 rejected[r.reason] += 1
                 out.reject({**r.record(None, None), "file": source, "line": r.line, "index": i, "level": "sample"}); continue
             out.sample({"messages": msgs, **({"id": str(s["id"])} if isinstance(s, dict) and "id" in s else {})})
-            tokens.append(renderer.count(renderer.render(msgs))); turns.append(len(msgs))
+            tokens.append(renderer.count("".join(m["content"] for m in msgs))); turns.append(len(msgs))
     return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(samples), len(tokens), len(tokens),
                          dict(rejected), stats=length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)),
                          over_length=fit_summary(cfg.conversion.over_length, fits) if fit else {})

@@ -387,6 +387,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'sft_nb.train.TrainingFailed': ('train.html#trainingfailed', 'sft_nb/train.py'),
                               'sft_nb.train.TrainingFailed.__init__': ('train.html#trainingfailed.__init__', 'sft_nb/train.py'),
                               'sft_nb.train._check_argv_paths': ('train.html#_check_argv_paths', 'sft_nb/train.py'),
+                              'sft_nb.train.carry_serving_files': ('train.html#carry_serving_files', 'sft_nb/train.py'),
                               'sft_nb.train.last_traceback': ('train.html#last_traceback', 'sft_nb/train.py'),
                               'sft_nb.train.launch': ('train.html#launch', 'sft_nb/train.py'),
                               'sft_nb.train.launch_env': ('train.html#launch_env', 'sft_nb/train.py'),

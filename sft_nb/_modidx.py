@@ -278,6 +278,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'sft_nb.render.compile_chat_template': ('render.html#compile_chat_template', 'sft_nb/render.py'),
                                'sft_nb.render.has_reasoning': ('render.html#has_reasoning', 'sft_nb/render.py'),
                                'sft_nb.render.hf_tojson': ('render.html#hf_tojson', 'sft_nb/render.py'),
+                               'sft_nb.render.is_rendered': ('render.html#is_rendered', 'sft_nb/render.py'),
                                'sft_nb.render.read_chat_template': ('render.html#read_chat_template', 'sft_nb/render.py'),
                                'sft_nb.render.render_call': ('render.html#render_call', 'sft_nb/render.py'),
                                'sft_nb.render.render_calls': ('render.html#render_calls', 'sft_nb/render.py'),

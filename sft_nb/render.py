@@ -16,7 +16,7 @@ from .rejects import Rejected
 # %% auto #0
 __all__ = ['DEFAULT_RENDER_DATE', 'read_chat_template', 'hf_tojson', 'compile_chat_template', 'ChatRenderer', 'serving_messages',
            'serve', 'call_output', 'reply_spans', 'segments', 'Rendered', 'render_call', 'has_reasoning',
-           'render_calls', 'render_sample', 'render_lf', 'TokenParity', 'token_parity']
+           'render_calls', 'render_sample', 'render_lf', 'TokenParity', 'token_parity', 'is_rendered']
 
 # %% ../nbs/02b_render.ipynb #a2aaf06c
 DEFAULT_RENDER_DATE = "2026-01-01"
@@ -209,3 +209,9 @@ def token_parity(renderer:ChatRenderer, turns:list[dict], # a sample's segments
     whole = renderer.tokenizer.encode("".join(t["content"] for t in turns) if text is None else text, add_special_tokens=False).ids
     at = None if ids == whole else next((i for i, (x, y) in enumerate(zip(ids, whole)) if x != y), min(len(ids), len(whole)))
     return TokenParity(ids, whole, labels, at)
+
+# %% ../nbs/02b_render.ipynb #0fa19153
+def is_rendered(family:Family, turns:list[dict])->bool:
+    "Whether LF turns are already prompt/response segments of this family (every response ends with its end-of-turn token)."
+    replies = [t["content"] for t in turns if t["role"] == "assistant"]
+    return bool(replies) and all(r.endswith(family.eot) for r in replies) and turns[0]["role"] == "user"

@@ -14,7 +14,7 @@ from .encode import fit_summary, over_length_fitter, truncate_im
 from .lfargs import dataset_entry
 from .lf_sources import check_lf_sample
 from .rejects import REJECT_REASONS, Rejected
-from .render import ChatRenderer, render_call, render_sample
+from .render import ChatRenderer, is_rendered, render_call, render_sample
 
 # %% auto #0
 __all__ = ['length_stats', 'ConvertReport', 'OutputFiles', 'TokenCounter', 'progress', 'apply_over_length', 'convert_samples',
@@ -154,7 +154,8 @@ def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str,
         for i, s in enumerate(samples):
             try:
                 if isinstance(s, Rejected): raise s
-                msgs = render_call(renderer, check_lf_sample(s)).turns  # as the model's chat template writes it, cut for the `empty` template
+                msgs = check_lf_sample(s)
+                if not is_rendered(renderer.family, msgs): msgs = render_call(renderer, msgs).turns  # as the model's chat template writes it, cut for `empty`
                 if fit:
                     f = fit(msgs); fits.append(f)
                     if f.messages is None: raise Rejected("over_cutoff_len", f.detail, source, i)

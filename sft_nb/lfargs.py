@@ -21,7 +21,9 @@ TRAIN_DEFAULTS = dict(stage="sft", do_train=True, finetuning_type="full", templa
 
 AUTO_TEMPLATE = "empty"  # `training.template: auto`: STEP 0 renders with the model's own chat template and cuts at its turn boundaries, so LLaMA-Factory concatenates the segments unchanged
 
-def deepspeed_path(cfg:Config, value:str|None)->Path|None:
+def deepspeed_path(cfg:Config, # a loaded config
+                   value:str|None, # the `training.deepspeed` value
+                 )->Path|None:
     "A `deepspeed` value as a file: a bare name is one of the shipped configs, a path is relative to the config."
     if value is None: return None
     if "/" not in value: return cfg.artifacts/"training_config"/"deepspeed"/value
@@ -51,7 +53,8 @@ def _represent_float(representer, value:float):
     if text in ("inf", "-inf", "nan"): text = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
     return representer.represent_scalar("tag:yaml.org,2002:float", text)
 
-def dump_yaml(obj:dict)->str:
+def dump_yaml(obj:dict, # plain data (dicts, lists, numbers, strings)
+            )->str:
     "Block-style YAML text of a plain dict."
     y = YAML(typ="safe", pure=True)
     y.default_flow_style = False

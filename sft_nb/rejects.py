@@ -31,6 +31,8 @@ REJECT_REASONS = {
     "template_refused": "the model's chat template refuses the conversation (raise_exception or a type error); the detail is the template's own message",
     "invalid_lf_sample": "a LLaMA-Factory sample breaks the sharegpt rules",
     "over_max_instances": "beyond conversion.max_instances",
+    "agent_exception": "the trial ended with an exception (detail: its type) not listed in conversion.keep_exceptions",
+    "scaffold_mismatch": "the trial's trajectory was written by another agent than the forced source.scaffold",
     "over_cutoff_len": "longer than training.cutoff_len in LLaMA-Factory's encoding (conversion.over_length: drop, or truncate_turns when the first exchange alone is too long)",
 }
 
@@ -40,6 +42,9 @@ class Rejected(Exception):
         assert reason in REJECT_REASONS, reason
         self.reason, self.detail, self.file, self.line = reason, detail, file, line
         super().__init__(f"{reason}: {detail}")
-    def record(self, trial:str|None=None, instance_id:str|None=None)->dict:
+    def record(self,
+               trial:str|None=None, # the trial folder name (None for a sample)
+               instance_id:str|None=None, # the trial's instance id
+             )->dict:
         "The reject as a JSON-able row of the rejects file."
         return dict(trial=trial, instance_id=instance_id, reason=self.reason, detail=self.detail, file=self.file, line=self.line)

@@ -308,6 +308,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'sft_nb.pipeline.write_results': ('pipeline.html#write_results', 'sft_nb/pipeline.py')},
             'sft_nb.plan': { 'sft_nb.plan.count_samples': ('plan.html#count_samples', 'sft_nb/plan.py'),
                              'sft_nb.plan.format_plan': ('plan.html#format_plan', 'sft_nb/plan.py'),
+                             'sft_nb.plan.model_family': ('plan.html#model_family', 'sft_nb/plan.py'),
                              'sft_nb.plan.plan': ('plan.html#plan', 'sft_nb/plan.py'),
                              'sft_nb.plan.steps_plan': ('plan.html#steps_plan', 'sft_nb/plan.py')},
             'sft_nb.register': { 'sft_nb.register.read_dataset_info': ('register.html#read_dataset_info', 'sft_nb/register.py'),

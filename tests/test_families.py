@@ -112,3 +112,19 @@ def test_two_steps_train_and_the_output_serves_with_the_base_template(project, f
         for f in ("tokenizer_config.json", "chat_template.jinja", "generation_config.json"):
             assert (d / f).read_bytes() == (model / f).read_bytes(), f"{d.name}/{f}"
     assert ChatRenderer(out).family.name == FAMILY_MODELS[name]["family"]
+
+
+def test_check_names_the_template_the_model_and_the_token_when_a_cut_splits_a_token(project):
+    "Plain `check` (no torch): a response segment that starts inside a word of the prompt breaks token parity, and says where."
+    from sft_nb.check import check_token_parity
+    cfg = load_config(project / "config.yaml", ["conversion.data_name=fam_parity_break"], run_name="fam-parity")
+    report = convert(cfg, quiet=True)
+    assert check_token_parity(cfg) == []
+    lf = json.loads(report.lf_path.read_text())
+    p, r = lf[0]["messages"][0], lf[0]["messages"][1]
+    assert p["content"].endswith("<|im_start|>assistant\n")
+    p["content"], r["content"] = p["content"][:-6], p["content"][-6:] + r["content"]  # cut inside `assistant`
+    report.lf_path.write_text("[\n" + "\n,".join(json.dumps(s) for s in lf) + "\n]\n")
+    found = check_token_parity(cfg)
+    assert [f.key for f in found] == ["runtime_info.input.training.template"]
+    assert "sample 0 of fam_parity_break.json" in found[0].what and "model's chat template (chatml) at token" in found[0].what

@@ -219,6 +219,7 @@ def to_plain(obj, # ruamel round-trip data (maps, sequences, scalars)
     if isinstance(obj, dict): return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [to_plain(v) for v in obj]
     if isinstance(obj, bool) or obj is None: return obj
+    if isinstance(obj, datetime.date): return obj.isoformat()  # `2026-01-01` reads as a date: kept as the text the user wrote
     for t in (int, float, str):
         if isinstance(obj, t): return t(obj)
     return obj

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06b_check.ipynb #f85ecc49
 from __future__ import annotations
-import ast, difflib, functools, hashlib, importlib.util, json, os, re, shutil, subprocess, sys, tempfile
+import ast, difflib, functools, hashlib, importlib.util, itertools, json, os, re, shutil, subprocess, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Config, Finding, INPUT, error, warning
@@ -13,15 +13,15 @@ from .convert import file_stamp
 from .data import load_conversations
 from .demo import resolve_model_path
 from .encode import LFEncoder, parity_check
-from .lfargs import TRAIN_DEFAULTS, deepspeed_path, train_args
+from .lfargs import AUTO_TEMPLATE, TRAIN_DEFAULTS, deepspeed_path, train_args
 from .plan import plan as make_plan
-from .sources import source_findings
 from .multinode import multinode_findings
 from .disk import disk_finding
 from .adapters import LR_MIN_PARAMS, LR_RANGES, lr_outside, quantized_blocker
 from .memory import FIT_SHARE, method_of
-from .sources import source_for
-
+from .rejects import Rejected
+from .render import ChatRenderer, render_call, token_parity
+from .sources import source_findings, source_for
 
 # %% auto #0
 __all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'HUB_ID', 'TUNABLE_KEYS', 'EVAL_MIN_SAMPLES',
@@ -31,7 +31,7 @@ __all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGH
            'check_experiment', 'check_deepspeed_file', 'check_infrastructure', 'check_data', 'hub_offline',
            'in_hub_cache', 'check_model_path', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable',
            'check_method', 'check_eval', 'parse_key', 'lf_parse', 'check_lf_parser', 'cached_lf_parse',
-           'parity_warning', 'run_checks', 'preflight']
+           'check_token_parity', 'first_samples', 'parity_warning', 'run_checks', 'preflight']
 
 # %% ../nbs/06b_check.ipynb #268d7a3d
 T = f"{INPUT}.training"
@@ -121,17 +121,17 @@ def data_reasoning(cfg:Config, # a loaded config
 def check_template(cfg:Config, # a loaded config
                    reasoning:dict, # fast/slow sample counts of the converted data
                  )->list[Finding]:
-    "The template exists, and its own thinking handling does not fight the data's reasoning."
-    name, templates = cfg.training.get("template", "qwen3_nothink"), lf_templates()
+    "The template exists, and fits the data: `auto`/`empty` for what STEP 0 renders, a LLaMA-Factory template for a Hub dataset loaded as is."
+    name, templates = cfg.training.get("template", "auto"), lf_templates()
+    rendered = source_for(cfg).needs_model(cfg)
+    if name == "auto" and not rendered:
+        return [error(f"{T}.template", "auto needs data that STEP 0 renders with the model's chat template; this Hub dataset is loaded as is at train time",
+                      "set the LLaMA-Factory template of the model's family (e.g. qwen3_nothink, llama3, mistral_small, glm4_moe, gpt_oss, deepseek3)")]
+    if name == "auto": return []
     if name not in templates: return [error(f"{T}.template", f"{name!r} is not a LLaMA-Factory template", did_you_mean(name, templates, LF_UNKNOWN))]
-    if not templates[name]: return []
-    slow, fast, thinking = reasoning.get("slow", 0), reasoning.get("fast", 0), cfg.training.get("enable_thinking", True)
-    if slow and thinking is False:
-        return [warning(f"{T}.template", f"{name!r} with enable_thinking: false strips the reasoning that {slow} of {slow + fast} samples carry",
-                        "set enable_thinking: true, or use a plain template (e.g. qwen3_nothink) that trains the rendered text as is")]
-    if fast:
-        return [warning(f"{T}.template", f"{name!r} adds an empty <think></think> to the {fast} samples without reasoning, which the model's own template does not write",
-                        "use a plain template (e.g. qwen3_nothink): sft_nb's data is already rendered by the model's chat template")]
+    if rendered and name != AUTO_TEMPLATE:
+        return [error(f"{T}.template", f"{name!r} would wrap again the data STEP 0 rendered with the model's own chat template and cut for LLaMA-Factory's {AUTO_TEMPLATE!r} template",
+                      "set training.template: auto")]
     return []
 
 # %% ../nbs/06b_check.ipynb #6855b3ca
@@ -420,6 +420,37 @@ def cached_lf_parse(cfg:Config, # a loaded config
     return json.loads(hit.read_text()) if hit.exists() else None
 
 # %% ../nbs/06b_check.ipynb #80f118db
+def check_token_parity(cfg:Config, max_samples:int=20)->list[Finding]:
+    "Torch-free token parity on the first converted samples: LLaMA-Factory's `empty` encoding of the segments == the chat template's tokens of the call."
+    if cfg.training.get("template", "auto") not in ("auto", AUTO_TEMPLATE): return []
+    lf, model = cfg.lf_data_dir/f"{cfg.data_name}.json", Path(resolve_model_path(cfg, build=False))
+    if not lf.is_file() or not (model/"tokenizer.json").is_file(): return []
+    r = ChatRenderer(model, cfg.conversion.render_date, cfg.conversion.reasoning_turns)
+    im = cfg.im_data_dir/f"{cfg.data_name}.jsonl"
+    recs = [json.loads(l) for l in itertools.islice(im.open(), max_samples)] if im.is_file() else []
+    for i, s in enumerate(first_samples(lf, max_samples)):
+        text = None
+        if i < len(recs):
+            try: text = render_call(r, recs[i]["messages"], recs[i]["tools"], recs[i].get("reasoning") or "slow").text
+            except Rejected: pass
+        p = token_parity(r, s["messages"], text)
+        if p.at is not None:
+            return [error(f"{T}.template", f"sample {i} of {lf.name}: LLaMA-Factory's {AUTO_TEMPLATE!r} encoding of its segments differs from {model.name}'s chat template "
+                          f"({r.family.name}) at token {p.at}: {p.context(r)}", "rerun STEP 0 (sft-nb dataprep --force); if it persists, the cut splits a token of this family")]
+    return []
+
+def first_samples(lf:Path, n:int)->list[dict]:
+    "The first `n` samples of a LLaMA-Factory JSON array, without reading the rest of a file STEP 0 wrote one sample per line."
+    out, dec = [], json.JSONDecoder()
+    with open(lf, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip().lstrip("[,").rstrip("]")
+            if not line: continue
+            try: out.append(dec.decode(line))
+            except json.JSONDecodeError: return json.loads(Path(lf).read_text())[:n]
+            if len(out) >= n: break
+    return out
+
 def parity_warning(cfg:Config, # a loaded config
                    max_samples:int=20, # how many conversations to compare
                  )->str|None:
@@ -444,7 +475,7 @@ def run_checks(cfg:Config, # a loaded config
     env = dict(os.environ if env is None else env)
     gpus, p = visible_gpus(env), plan or make_plan(cfg)
     found = (check_training_keys(cfg) + check_gpu_features(cfg, gpus) + check_long_context(cfg, model_config(cfg))
-             + check_template(cfg, data_reasoning(cfg)) + check_schemas(cfg) + check_checkpoints(cfg, env) + check_experiment(cfg, env)
+             + check_template(cfg, data_reasoning(cfg)) + check_schemas(cfg) + check_token_parity(cfg) + check_checkpoints(cfg, env) + check_experiment(cfg, env)
              + check_infrastructure(cfg, gpus) + check_data(cfg) + check_arithmetic(cfg, p) + check_tunable(cfg)
              + check_method(cfg, gpus, p.get("memory")) + check_eval(cfg, p))
     if (d := disk_finding(resolve_model_path(cfg, build=False), p["train_args"], p.get("checkpoints"), cfg.output_dir)): found.append(d)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_config.ipynb #84b58ea1
 from __future__ import annotations
-import difflib, os
+import datetime, difflib, os, re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from ruamel.yaml import YAML
@@ -73,6 +73,8 @@ class ConversionCfg:
     strict: bool = False              # any dropped trial or sample fails STEP 0
     over_length: str = "keep"         # keep | drop | truncate_turns: samples longer than training.cutoff_len
     eval_instances: float|None = None # held-out task instances (all their trials): a share (< 1) or a count (>= 1); null: no eval split
+    render_date: str|None = None      # YYYY-MM-DD the chat template's `strftime_now` gives (null: 2026-01-01), so reruns give the same bytes
+    reasoning_turns: str = "last_call" # last_call: one sample per trajectory | per_call: one per reasoning reply (earlier turns masked)
     keep_exceptions: list[str] = field(default_factory=lambda: ["AgentTimeoutError"]) # exception types a kept trial may end with
     terminus_parse_errors: str = "keep_masked" # keep_masked (in context, not trained) | keep | drop: terminus-2 replies that did not parse
     system_prompt_file: str|None = None # system prompt for agents whose logs hold none (claude-code, opencode)
@@ -124,6 +126,7 @@ CHOICES = {
     "conversion.instance_status": ["resolved", "unresolved", "all"],
     "conversion.reasoning_check": ["strict", "adaptive"],
     "conversion.over_length": ["keep", "drop", "truncate_turns"],
+    "conversion.reasoning_turns": ["last_call", "per_call"],
     "conversion.terminus_parse_errors": ["keep_masked", "keep", "drop"],
     "experiment.wandb_mode": ["disabled", "offline", "online"],
     "infrastructure.stall_action": ["warn", "abort"],
@@ -169,6 +172,7 @@ def coerce(value, # the value as read from YAML
     if value is None:
         if nullable: return None
         raise ConfigError([error(key, "is null", f"give it {_TYPE_NAMES[typ]}")])
+    if typ is str and isinstance(value, datetime.date): value = value.isoformat()  # YAML reads 2026-01-01 as a date
     if typ in (int, float) and isinstance(value, str):
         try: value = float(value) if typ is float else int(value)
         except ValueError: pass
@@ -226,6 +230,7 @@ def to_plain(obj, # ruamel round-trip data (maps, sequences, scalars)
     if isinstance(obj, dict): return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [to_plain(v) for v in obj]
     if isinstance(obj, bool) or obj is None: return obj
+    if isinstance(obj, datetime.date): return obj.isoformat()  # `2026-01-01` reads as a date: kept as the text the user wrote
     for t in (int, float, str):
         if isinstance(obj, t): return t(obj)
     return obj
@@ -330,6 +335,8 @@ def check_config(cfg:Config, # a loaded config
         problems.append(error(f"{INPUT}.conversion.eval_instances", f"is {cfg.conversion.eval_instances}", "use a share in (0, 1), a count >= 1, or null"))
     if not 0 <= cfg.conversion.reasoning_ratio <= 1:
         problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
+    if cfg.conversion.render_date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", cfg.conversion.render_date):
+        problems.append(error(f"{INPUT}.conversion.render_date", f"is {cfg.conversion.render_date!r}", "use a date like 2026-01-01"))
 
 # %% ../nbs/01_config.ipynb #05dd1b6c
 def read_yaml(path:Path, # a YAML file

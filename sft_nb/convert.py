@@ -81,7 +81,7 @@ def convert(cfg:Config, # a loaded config
     report = None if force or hub_only else read_current_manifest(manifest, digest, settings)
     if report is None:
         manifest.unlink(missing_ok=True)
-        report = source.convert(cfg, None if hub_only else ChatRenderer(model))
+        report = source.convert(cfg, None if hub_only else ChatRenderer(model, cfg.conversion.render_date, cfg.conversion.reasoning_turns))
         if cfg.conversion.eval_instances is not None and not hub_only: split_eval(cfg, report)
         if not hub_only:
             atomic_write_json(report.lf_path.with_suffix(".stats.json"), report.stats)

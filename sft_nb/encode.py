@@ -10,11 +10,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from fastcore.basics import patch
 from .config import Config
+from .families import detect_family
 from .lfargs import dataset_entry, train_args
+from .rejects import Rejected
+from .render import render_call
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'OVER_LENGTH', 'Encoded', 'LFEncoder', 'replay_truncation', 'Fit', 'fit_sample', 'fit_summary',
-           'truncate_im', 'over_length_fitter', 'Parity', 'first_difference', 'template_parity', 'parity_check']
+           'truncate_im', 'over_length_fitter', 'Parity', 'first_difference', 'HFChat', 'template_parity',
+           'parity_check']
 
 # %% ../nbs/02c_encode.ipynb #7801519d
 IGNORE_INDEX = -100
@@ -240,13 +244,24 @@ def _context(tok, ids:list[int], at:int, width:int=12)->str:
     dec = lambda x: repr(tok.decode(x, skip_special_tokens=False, clean_up_tokenization_spaces=False))
     return f"…{dec(ids[max(0, at - width):at])} ⟦{dec(ids[at:at + width])}⟧"
 
+class HFChat:
+    "transformers' `apply_chat_template` behind `ChatRenderer.render`'s signature, with the family read from the same template."
+    def __init__(self, tok):
+        self.tok = tok
+        self.family, self.why = detect_family(tok.chat_template, set(tok.get_added_vocab()))
+    def render(self, messages:list[dict], tools:list[dict]|None=None, add_generation_prompt:bool=False, **kwargs)->str:
+        return self.tok.apply_chat_template(messages, tools=tools or None, add_generation_prompt=add_generation_prompt, tokenize=False, **kwargs)
+
 def template_parity(encoder:LFEncoder, conv:dict, # from `load_conversations`
                     index:int|None=None)->Parity:
-    "Compare LLaMA-Factory's encoding of a conversation with the model's own chat template."
+    "Compare LLaMA-Factory's encoding of a conversation with transformers' rendering of the call it holds (prompt, then the reply)."
     lf_ids, tok = encoder.encode(conv["lf"]).full_ids, encoder.hf_tokenizer()
     if not tok.chat_template: raise ValueError(f"{encoder.model_dir} has no chat template to compare LLaMA-Factory's template with")
-    msgs, tools = (conv["im"]["messages"], conv["im"].get("tools")) if conv["im"] else (conv["lf"], None)
-    text = tok.apply_chat_template(msgs, tools=tools or None, tokenize=False)
+    text = "".join(m["content"] for m in conv["lf"])  # a ready LF sample: its segments are its text
+    if conv["im"]:
+        im = conv["im"]
+        try: text = render_call(HFChat(tok), im["messages"], im.get("tools"), im.get("reasoning") or "slow").text
+        except Rejected as e: raise ValueError(f"transformers' apply_chat_template refuses sample {index}: {e}")
     hf_ids = tok(text, add_special_tokens=False)["input_ids"]
     at = first_difference(lf_ids, hf_ids)
     if at is None: return Parity(encoder.name, lf_ids, hf_ids, None, index=index)

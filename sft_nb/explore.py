@@ -63,7 +63,7 @@ def conversation_row(conv:dict, # a conversation from `load_conversations`
     asst = [t for t in turns if t["role"] == "assistant"]
     reasoning = sum(len(t["reasoning"]) for t in asst)
     said = reasoning + sum(len(t["text"]) + sum(len(c["arguments"]) for c in t["calls"]) for t in asst)
-    text = renderer.render(conv["lf"])
+    text = "".join(m["content"] for m in conv["lf"])  # the segments are the rendered text
     return {**{k: conv[k] for k in META}, "turns": len(asst), "messages": len(turns),
             "tool_calls": sum(len(t["calls"]) for t in asst),
             "tool_errors": sum(bool(TOOL_ERROR_RE.search(r)) for t in turns for r in t["results"]),

@@ -5,13 +5,12 @@
 # %% ../nbs/03e_harbor.ipynb #f180d086
 from __future__ import annotations
 from collections import Counter
-from dataclasses import astuple
 from pathlib import Path
 from .config import Config, Finding, INPUT, error
 from .demo import resolve_job_dir
 from .encode import fit_summary, over_length_fitter
 from .rejects import Rejected
-from .render import ChatRenderer, render_sample
+from .render import ChatRenderer, render_calls
 from .scaffolds import STATUS_REWARDS, iter_job, list_trials
 from .agent_logs import conversation_warnings, read_options, trial_reader
 from .source import ConvertReport, OutputFiles, Source, TokenCounter, apply_over_length, length_stats, progress
@@ -41,7 +40,8 @@ def convert_harbor(cfg:Config, # a loaded config
             try:
                 if isinstance(convs, Rejected): raise convs
                 if c.max_instances is not None and kept >= c.max_instances: raise Rejected("over_max_instances", f"max_instances={c.max_instances}")
-                rendered = [(conv, kind, *astuple(render_sample(renderer, conv["messages"], conv["tools"], kind))) for conv, kind in convs]
+                rendered = [({**conv, "messages": conv["messages"][:r.n_messages]}, kind, r.text, r.turns)
+                            for conv, kind in convs for r in render_calls(renderer, conv["messages"], conv["tools"], kind)]
                 if fit: rendered = apply_over_length(fit, fits, rendered, renderer)
             except Rejected as r:
                 rejected[r.reason] += 1

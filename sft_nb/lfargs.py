@@ -11,11 +11,11 @@ from .config import Config
 from .demo import resolve_model_path
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'LORA_DEFAULTS', 'SHAREGPT_TAGS', 'lora_defaults', 'eval_dataset_key', 'eval_defaults',
-           'deepspeed_path', 'train_args', 'dump_yaml', 'dataset_entry']
+__all__ = ['TRAIN_DEFAULTS', 'LORA_DEFAULTS', 'AUTO_TEMPLATE', 'SHAREGPT_TAGS', 'lora_defaults', 'eval_dataset_key',
+           'eval_defaults', 'deepspeed_path', 'train_args', 'dump_yaml', 'dataset_entry']
 
 # %% ../nbs/01b_lfargs.ipynb #3176ab75
-TRAIN_DEFAULTS = dict(stage="sft", do_train=True, finetuning_type="full", template="qwen3_nothink", cutoff_len=2048,
+TRAIN_DEFAULTS = dict(stage="sft", do_train=True, finetuning_type="full", template="auto", cutoff_len=2048,
                       overwrite_cache=True, preprocessing_num_workers=1, logging_steps=1, plot_loss=True,
                       per_device_train_batch_size=1, gradient_accumulation_steps=1, learning_rate=1.0e-5, num_train_epochs=1.0,
                       lr_scheduler_type="cosine", warmup_ratio=0.0, save_steps=500, ddp_timeout=180000000)
@@ -39,6 +39,7 @@ def eval_defaults(cfg:Config, args:dict)->dict:
            "per_device_eval_batch_size": args.get("per_device_train_batch_size")}
     if args.get("early_stopping_steps"): out.update(metric_for_best_model="eval_loss", greater_is_better=False)
     return {k: v for k, v in out.items() if args.get(k) is None}
+AUTO_TEMPLATE = "empty"  # `training.template: auto`: STEP 0 renders with the model's own chat template and cuts at its turn boundaries, so LLaMA-Factory concatenates the segments unchanged
 
 def deepspeed_path(cfg:Config, # a loaded config
                    value:str|None, # the `training.deepspeed` value
@@ -60,6 +61,8 @@ def train_args(cfg:Config, # a loaded config
     args.update(eval_defaults(cfg, args))
     if cfg.training.get("deepspeed"): args["deepspeed"] = str(deepspeed_path(cfg, cfg.training["deepspeed"]))
     if args.get("resume_from_checkpoint"): args["resume_from_checkpoint"] = str(cfg.resolve(args["resume_from_checkpoint"]))
+    if args["template"] == "auto": args["template"] = AUTO_TEMPLATE
+    if getattr(cfg.conversion, "reasoning_turns", "last_call") == "per_call": args.setdefault("mask_history", True)
     args["run_name"] = cfg.run_name
     args["report_to"] = "none" if cfg.experiment.wandb_mode == "disabled" else "wandb"
     return args

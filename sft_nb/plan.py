@@ -13,10 +13,11 @@ from .disk import disk_estimate, free_bytes, gib, model_params
 from .multinode import node_roles
 from .memory import format_memory, memory_report, method_of
 from .split import eval_path
+from .render import ChatRenderer
 from .sources import source_for
 
 # %% auto #0
-__all__ = ['count_samples', 'steps_plan', 'plan', 'eval_plan', 'format_eval', 'format_method', 'format_plan']
+__all__ = ['count_samples', 'steps_plan', 'model_family', 'plan', 'eval_plan', 'format_eval', 'format_method', 'format_plan']
 
 # %% ../nbs/07b_plan.ipynb #d1150b26
 def count_samples(lf_path:Path, # a LF JSON array file
@@ -39,6 +40,15 @@ def steps_plan(n_samples:int, # training samples
     return {"steps_per_epoch": per_epoch, "total_steps": total}
 
 # %% ../nbs/07b_plan.ipynb #d145d1d2
+def model_family(model_dir:str, # the model folder (or a Hub id)
+                )->str: # the family and why, or why it is not known
+    "The model's family and why (recognized from its chat template and tokens), as `check` prints it."
+    m = Path(model_dir)
+    if not (m/"tokenizer.json").is_file(): return "unknown until the model folder exists"
+    try: r = ChatRenderer(m)
+    except (ValueError, OSError) as e: return f"unknown: {e}"
+    return f"{r.family.name} ({r.family.title}): {r.why}"
+
 def plan(cfg:Config, # a loaded config
        )->dict:
     "What a run of this config will do: data, batch arithmetic, steps and the LLaMA-Factory arguments."
@@ -49,7 +59,8 @@ def plan(cfg:Config, # a loaded config
     out = {"run_name": cfg.run_name, "source": source_for(cfg).name, "data_name": cfg.data_name, "dataset_key": cfg.dataset_key,
            "data_file": str(lf), "samples": n, "samples_estimated": estimated, "global_batch": cfg.global_batch,
            "processes": cfg.infrastructure.n_gpus_per_node * cfg.infrastructure.nnodes, "output_dir": str(cfg.output_dir),
-           "train_yaml": str(cfg.artifacts/"training_config"/f"{cfg.run_name}.yaml"), "train_args": t}
+           "train_yaml": str(cfg.artifacts/"training_config"/f"{cfg.run_name}.yaml"), "train_args": t,
+           "template": f"{cfg.training.get('template', 'auto')} -> {t['template']}", "family": model_family(t["model_name_or_path"])}
     if n and t.get("max_samples"): n = min(n, t["max_samples"])  # LLaMA-Factory trains on the first max_samples
     if n:
         out.update(steps_plan(n, t["per_device_train_batch_size"], t["gradient_accumulation_steps"], out["processes"],
@@ -101,5 +112,6 @@ def format_plan(p:dict, # from `plan`
     lines += [f"nodes          {n}" for n in p.get("nodes", [])]
     if "method" in p: lines += [f"method         {format_method(p['train_args'])}", format_memory(p.get("memory"))]
     if p.get("eval"): lines.append(format_eval(p["eval"]))
+    if p.get("family"): lines.append(f"template       {p['template']}; model family {p['family']}")
     lines += [f"output         {p['output_dir']}", f"yaml           {p['train_yaml']}:", dump_yaml(p["train_args"]).rstrip()]
     return "\n".join(lines)

@@ -28,6 +28,7 @@ REJECT_REASONS = {
     "invalid_tool_arguments": "tool call arguments are not a JSON object",
     "reasoning_check_failed": "too few assistant turns carry reasoning for conversion.reasoning_check",
     "render_failed": "the chat template could not render the conversation",
+    "template_refused": "the model's chat template refuses the conversation (raise_exception or a type error); the detail is the template's own message",
     "invalid_lf_sample": "a LLaMA-Factory sample breaks the sharegpt rules",
     "over_max_instances": "beyond conversion.max_instances",
     "agent_exception": "the trial ended with an exception (detail: its type) not listed in conversion.keep_exceptions",

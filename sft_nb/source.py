@@ -14,7 +14,7 @@ from .encode import fit_summary, over_length_fitter, truncate_im
 from .lfargs import dataset_entry
 from .lf_sources import check_lf_sample
 from .rejects import REJECT_REASONS, Rejected
-from .render import ChatRenderer, render_sample
+from .render import ChatRenderer, is_rendered, render_call, render_sample
 
 # %% auto #0
 __all__ = ['length_stats', 'ConvertReport', 'OutputFiles', 'TokenCounter', 'progress', 'apply_over_length', 'convert_samples',
@@ -172,6 +172,7 @@ def convert_samples(cfg:Config, # a loaded config
             try:
                 if isinstance(s, Rejected): raise s
                 msgs = check_lf_sample(s)
+                if not is_rendered(renderer.family, msgs): msgs = render_call(renderer, msgs).turns  # as the model's chat template writes it, cut for `empty`
                 if fit:
                     f = fit(msgs); fits.append(f)
                     if f.messages is None: raise Rejected("over_cutoff_len", f.detail, source, i)
@@ -180,7 +181,7 @@ def convert_samples(cfg:Config, # a loaded config
                 rejected[r.reason] += 1
                 out.reject({**r.record(None, None), "file": source, "line": r.line, "index": i, "level": "sample"}); continue
             out.sample({"messages": msgs, **({"id": str(s["id"])} if isinstance(s, dict) and "id" in s else {})})
-            tokens.append(renderer.count(renderer.render(msgs))); turns.append(len(msgs))
+            tokens.append(renderer.count("".join(m["content"] for m in msgs))); turns.append(len(msgs))
     return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(samples), len(tokens), len(tokens),
                          dict(rejected), stats=length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)),
                          over_length=fit_summary(cfg.conversion.over_length, fits) if fit else {})

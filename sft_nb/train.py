@@ -8,15 +8,16 @@ import io, json, os, re, signal, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from ruamel.yaml import YAML
-from .core import atomic_write_text, timestamp
+from .core import atomic_write_text, checkpoint_dirs, timestamp
 from .config import Config, ConfigError, error
+from .demo import resolve_model_path
 from .lfargs import dump_yaml, train_args
 from .guard import RUN_ENV, guard_argv, run_key, kill_run
 from .watchdog import watch_run
 
 # %% auto #0
-__all__ = ['write_train_yaml', 'venv_bin', 'launch_env', 'LaunchResult', 'TrainingFailed', 'last_traceback', 'read_rank_errors',
-           'stream_process', 'stop_group', 'launch', 'LogProgress']
+__all__ = ['SERVING_FILES', 'write_train_yaml', 'venv_bin', 'launch_env', 'LaunchResult', 'TrainingFailed', 'last_traceback',
+           'read_rank_errors', 'carry_serving_files', 'stream_process', 'stop_group', 'launch', 'LogProgress']
 
 # %% ../nbs/06_train.ipynb #623e1ae6
 def write_train_yaml(cfg:Config, # a loaded config
@@ -86,6 +87,24 @@ def read_rank_errors(rank_logs:Path|None, error_file:Path|None=None)->list[str]:
     if data and not out: out.append(str((data.get("message") or {}).get("message", data)).strip())
     return out
 
+# %% ../nbs/06_train.ipynb #893b3ff9
+SERVING_FILES = ("tokenizer_config.json", "chat_template.jinja", "generation_config.json")
+
+def carry_serving_files(model_dir:str|Path, # the base model folder (a Hub id: nothing to copy)
+                        output_dir:Path, # the run's output dir
+                       )->list[Path]: # the folders updated
+    "Copy the base model's chat template and end-of-turn settings, byte-equal, into the output dir and each of its checkpoints."
+    base, out = Path(model_dir), Path(output_dir)
+    if not base.is_dir() or not out.is_dir(): return []
+    done = []
+    for d in [out, *checkpoint_dirs(out)]:
+        if not (d/"tokenizer_config.json").exists() and not (d/"config.json").exists(): continue
+        for f in SERVING_FILES:
+            if (base/f).is_file(): atomic_write_text(d/f, (base/f).read_bytes().decode("utf-8"))
+            elif f == "chat_template.jinja": (d/f).unlink(missing_ok=True)  # the base keeps its template in tokenizer_config.json
+        done.append(d)
+    return done
+
 # %% ../nbs/06_train.ipynb #297b0eea
 def _check_argv_paths(*paths:Path):
     "LLaMA-Factory's launcher splits its torchrun command on spaces: refuse paths that would break it."
@@ -144,6 +163,7 @@ def launch(cfg:Config, # a loaded config
     finally:
         stop_watch()
         if echo: echo.close()
+    carry_serving_files(resolve_model_path(cfg, build=False), cfg.output_dir)
     res = LaunchResult(rc, log_path, cfg.output_dir, round(time.time() - t0, 1), Path(yaml_path), read_rank_errors(rank_logs, error_file) if rc else [])
     if rc and check: raise TrainingFailed(res)
     return res

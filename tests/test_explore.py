@@ -134,10 +134,10 @@ def test_encoder_equals_llamafactory_get_dataset(data, overrides):
 
 def test_length_budget_matches_direct_tokenization(data, model, tok):
     _, convs = data
-    table = length_budget(convs, LFEncoder(model, template="qwen3_nothink", cutoff_len=1 << 20))
+    table = length_budget(convs, LFEncoder(model, template="empty", cutoff_len=1 << 20))
     for c, row in zip(convs, table.itertuples()):
-        text = "".join(chatml(m["role"], m["content"]) for m in c["lf"])
-        supervised = sum(len(ids(tok, m["content"] + "<|im_end|>\n")) for m in c["lf"] if m["role"] == "assistant")
+        text = "".join(m["content"] for m in c["lf"])  # the segments are the rendered text; the responses train
+        supervised = sum(len(ids(tok, m["content"])) for m in c["lf"] if m["role"] == "assistant")
         assert (row.lf_tokens, row.kept_tokens, row.supervised) == (len(ids(tok, text)), len(ids(tok, text)), supervised)
         assert (row.over_cutoff, row.supervised_lost, row.turns_lost, row.first_turn_cut) == (False, 0, 0, False)
 
@@ -146,25 +146,24 @@ def test_length_budget_matches_direct_tokenization(data, model, tok):
 def test_cutoff_after_k_exchanges_loses_the_rest(data, model, tok, k):
     _, convs = data
     lf = convs[0]["lf"]
-    cutoff = len(ids(tok, "".join(chatml(m["role"], m["content"]) for m in lf[:1 + 2 * k])))
-    enc = LFEncoder(model, template="qwen3_nothink", cutoff_len=cutoff)
-    later = [m for m in lf[1 + 2 * k:] if m["role"] == "assistant"]
+    cutoff = len(ids(tok, "".join(m["content"] for m in lf[:2 * k])))
+    enc = LFEncoder(model, template="empty", cutoff_len=cutoff)
+    later = [m for m in lf[2 * k:] if m["role"] == "assistant"]
     row = budget_row(enc.encode(lf), cutoff)
     assert row["over_cutoff"] and row["kept_tokens"] == cutoff and not row["first_turn_cut"]
-    assert row["supervised_lost"] == sum(len(ids(tok, m["content"] + "<|im_end|>\n")) for m in later)
+    assert row["supervised_lost"] == sum(len(ids(tok, m["content"])) for m in later)
     assert row["turns_lost"] == len(later)
 
 
 def test_cutoff_inside_the_first_turn_is_reported(data, model, tok):
     "With no room for the first exchange, LLaMA-Factory cuts its prompt and reply in proportion (infer_seqlen's third case)."
     _, convs = data
-    enc = LFEncoder(model, template="qwen3_nothink", cutoff_len=100)
+    enc = LFEncoder(model, template="empty", cutoff_len=100)
     table = length_budget(convs, enc)
     assert table.first_turn_cut.all() and (table.kept_tokens == 100).all()
     assert (table.turns_lost == [sum(m["role"] == "assistant" for m in c["lf"]) for c in convs]).all()
     for c, row in zip(convs, table.itertuples()):
-        p0 = len(ids(tok, chatml("system", c["lf"][0]["content"]) + chatml("user", c["lf"][1]["content"]) + "<|im_start|>assistant\n"))
-        r0 = len(ids(tok, c["lf"][2]["content"] + "<|im_end|>\n"))
+        p0, r0 = len(ids(tok, c["lf"][0]["content"])), len(ids(tok, c["lf"][1]["content"]))
         assert row.supervised - row.supervised_lost == int(100 * r0 / (p0 + r0))
     s = budget_summary(table)
     assert (s["truncated_pct"], s["first_turn_cut"], s["turns_lost"]) == (100.0, 20, int(table.turns_lost.sum()))
@@ -178,7 +177,7 @@ CUTOFF = 1500  # the demo's conversations are 1336..1812 tokens: some fit, some 
 
 @pytest.fixture(scope="module")
 def tight(model):
-    return LFEncoder(model, template="qwen3_nothink", cutoff_len=CUTOFF)
+    return LFEncoder(model, template="empty", cutoff_len=CUTOFF)
 
 
 def test_keep_policy_keeps_every_sample_and_counts_the_long_ones(data, tight):
@@ -220,7 +219,7 @@ def test_truncate_turns_policy_ends_on_an_assistant_turn_within_budget(data, tig
 
 def test_truncate_turns_drops_a_sample_whose_first_exchange_is_too_long(data, model):
     _, convs = data
-    f = fit_sample(LFEncoder(model, template="qwen3_nothink", cutoff_len=500), convs[0]["lf"], "truncate_turns")
+    f = fit_sample(LFEncoder(model, template="empty", cutoff_len=500), convs[0]["lf"], "truncate_turns")
     assert f.action == "dropped" and f.messages is None and "first exchange alone" in f.detail
 
 
@@ -239,23 +238,22 @@ def _fast(conv, model):
 
 def test_parity_holds_for_the_configured_template(data, model):
     _, convs = data
-    enc = LFEncoder(model, template="qwen3_nothink", cutoff_len=2048)
+    enc = LFEncoder(model, template="empty", cutoff_len=2048)
     assert all(template_parity(enc, c).same for c in convs)
     assert template_parity(enc, _fast(convs[0], model)).same
 
 
 def test_parity_catches_an_injected_default_system_prompt(data, model):
     _, convs = data
-    conv = {**convs[0], "lf": convs[0]["lf"][1:], "im": None}
-    p = template_parity(LFEncoder(model, template="qwen", cutoff_len=2048), conv)
-    assert not p.same and "You are Qwen" in p.lf_context and "You are Qwen" not in p.hf_context
+    p = template_parity(LFEncoder(model, template="qwen", cutoff_len=2048), convs[0])
+    assert not p.same and " Qwen" in p.lf_context and "Qwen" not in p.hf_context
     assert p.lf_ids[:p.at] == p.hf_ids[:p.at] and p.lf_ids[p.at] != p.hf_ids[p.at]
 
 
-def test_parity_catches_an_added_empty_think_block(data, model):
+def test_parity_catches_a_template_that_wraps_the_segments_again(data, model):
     _, convs = data
     p = template_parity(LFEncoder(model, template="qwen3", cutoff_len=2048), _fast(convs[0], model))
-    assert not p.same and "<think>" in p.lf_context and "<think>" not in p.hf_context
+    assert not p.same and p.at == 1 and "<|im_start|>" in p.lf_context.split("⟦")[1]
     assert "first difference at token" in str(p)
 
 
@@ -267,7 +265,7 @@ def test_parity_warning_names_the_template_and_an_example(project, data, model):
     convert(load_config(cfg.path, over), quiet=True)
     assert parity_warning(load_config(cfg.path, over)) is None
     w = parity_warning(load_config(cfg.path, [*over, "training.template=qwen3"]), max_samples=5)
-    assert w.startswith("training.template 'qwen3': 5 of 5 samples") and "on sample 0" in w and "<think>" in w
+    assert w.startswith("training.template 'qwen3': 5 of 5 samples") and "on sample 0" in w
 
 
 def test_parity_warning_is_silent_before_conversion(project):
@@ -280,7 +278,7 @@ def test_parity_warning_is_silent_before_conversion(project):
 def test_show_mask_prints_the_configured_labels(data):
     cfg, convs = data
     text = show_mask(cfg, 3)
-    assert text.startswith(f"sample 3 ({convs[3]['instance_id']}) of explore: template qwen3_nothink, cutoff_len 2048")
+    assert text.startswith(f"sample 3 ({convs[3]['instance_id']}) of explore: template empty, cutoff_len 2048")
     assert text.count("── turn ") == sum(m["role"] == "assistant" for m in convs[3]["lf"])
     assert "\x1b[32m" in show_mask(cfg, 3, color=True) and "\x1b[" not in text
     with pytest.raises(ValueError, match="the data has 20 samples"):

@@ -19,7 +19,9 @@ def test_local_lf_max_instances_becomes_num_samples(project, tmp_path):
     cfg = _cfg(project, "source.type=local_lf", f"source.lf_path={src}", "conversion.max_instances=2", name="lf_max")
     rep = convert(cfg, quiet=True)
     assert (rep.seen, rep.kept, rep.samples) == (3, 3, 3)
-    assert json.loads(rep.lf_path.read_text())[1]["messages"] == [{"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]
+    # rendered by the model's own chat template and cut for LLaMA-Factory's `empty` template
+    assert json.loads(rep.lf_path.read_text())[1]["messages"] == [{"role": "user", "content": "<|im_start|>user\nq2<|im_end|>\n<|im_start|>assistant\n"},
+                                                                   {"role": "assistant", "content": "a2<|im_end|>"}]
     register(cfg, quiet=True)
     assert read_dataset_info(cfg.lf_data_dir / "dataset_info.json")["lf_max"]["num_samples"] == 2
 

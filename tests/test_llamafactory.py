@@ -38,7 +38,7 @@ def test_generated_args_pass_llamafactory_parser(project, name):
     assert res.returncode == 0, res.stderr[-3000:]
     parsed = json.loads(res.stdout.strip().splitlines()[-1])
     cutoff = 2048 - bool(cfg.training.get("packing"))  # LLaMA-Factory keeps one token of each packed block free
-    assert parsed == {"learning_rate": cfg.training["learning_rate"], "template": "qwen3_nothink", "cutoff_len": cutoff,
+    assert parsed == {"learning_rate": cfg.training["learning_rate"], "template": "empty", "cutoff_len": cutoff,
                       "finetuning_type": cfg.training["finetuning_type"], "deepspeed": "deepspeed" in args}
 
 
@@ -55,22 +55,24 @@ def test_unknown_training_key_is_refused_by_parser(project):
 
 
 def test_lf_template_encodes_exactly_the_model_chat_template(project):
-    "LLaMA-Factory's qwen3_nothink encoding of every converted sample == the model's apply_chat_template tokens."
+    "LLaMA-Factory's `empty` encoding of every converted sample == transformers' apply_chat_template tokens of the served call."
     from transformers import AutoTokenizer
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments
+    from sft_nb.encode import HFChat
+    from sft_nb.render import render_call
     cfg = load_config(project / "config.yaml", ["conversion.data_name=parity"], run_name="parity")
     report = convert(cfg, quiet=True)
     tok = AutoTokenizer.from_pretrained(project / "artifacts/demo/model")
-    template = get_template_and_fix_tokenizer(tok, DataArguments(template="qwen3_nothink"))
+    template = get_template_and_fix_tokenizer(tok, DataArguments(template="empty"))
     lf = json.loads(report.lf_path.read_text())
     im = [json.loads(l) for l in report.im_path.read_text().splitlines()]
     assert len(lf) == len(im) == 20
     for sample, rec in zip(lf, im):
         msgs = sample["messages"]
-        pairs = template.encode_multiturn(tok, msgs[1:], msgs[0]["content"], None)
+        pairs = template.encode_multiturn(tok, msgs, None, None)
         lf_ids = [i for p, r in pairs for i in p + r]
-        hf_text = tok.apply_chat_template(rec["messages"], tools=rec["tools"], tokenize=False)
+        hf_text = render_call(HFChat(tok), rec["messages"], rec["tools"], rec["reasoning"]).text
         assert tok.decode(lf_ids) == hf_text
         assert lf_ids == tok(hf_text, add_special_tokens=False)["input_ids"]
         trained = [r for _, r in pairs]

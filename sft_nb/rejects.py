@@ -29,6 +29,12 @@ REJECT_REASONS = {
     "reasoning_check_failed": "too few assistant turns carry reasoning for conversion.reasoning_check",
     "render_failed": "the chat template could not render the conversation",
     "invalid_lf_sample": "a LLaMA-Factory sample breaks the sharegpt rules",
+    "unparseable_line": "a line of a JSONL data file is not valid JSON",
+    "invalid_row": "a data row is not an object (a JSON object, a parquet row)",
+    "missing_field": "the row has no prompt or no response column for source.format / source.columns",
+    "blank_field": "the prompt or the response is empty or only whitespace",
+    "non_string_field": "a prompt, query, response or system field is not a string",
+    "invalid_history": "history is not a list of [prompt, response] string pairs",
     "over_max_instances": "beyond conversion.max_instances",
     "over_cutoff_len": "longer than training.cutoff_len in LLaMA-Factory's encoding (conversion.over_length: drop, or truncate_turns when the first exchange alone is too long)",
 }

@@ -14,7 +14,8 @@ from .data import load_conversations
 from .demo import resolve_model_path
 from .encode import LFEncoder, parity_check
 from .lfargs import TRAIN_DEFAULTS, deepspeed_path, train_args
-from .plan import plan as make_plan
+from .mix import mix_findings
+from .plan import plan as make_plan, read_summary
 from .sources import source_findings
 
 # %% auto #0
@@ -22,8 +23,8 @@ __all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGH
            'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates', 'check_training_keys',
            'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning', 'check_template',
            'check_checkpoints', 'visible_gpus', 'check_experiment', 'check_deepspeed_file', 'check_infrastructure',
-           'check_data', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable', 'parse_key',
-           'lf_parse', 'check_lf_parser', 'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
+           'check_data', 'check_registered', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable',
+           'parse_key', 'lf_parse', 'check_lf_parser', 'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
 
 # %% ../nbs/06b_check.ipynb #268d7a3d
 T = f"{INPUT}.training"
@@ -97,9 +98,11 @@ def check_long_context(cfg:Config, mcfg:dict|None)->list[Finding]:
 
 # %% ../nbs/06b_check.ipynb #585d7080
 def data_reasoning(cfg:Config)->dict:
-    "fast/slow sample counts from the last conversion summary ({} before STEP 0)."
-    try: return json.loads((cfg.im_data_dir/f"{cfg.data_name}.summary.json").read_text()).get("reasoning") or {}
-    except (OSError, json.JSONDecodeError): return {}
+    "fast/slow sample counts from the last conversion summaries of every source ({} before STEP 0)."
+    out = {}
+    for c in cfg.source_configs():
+        for k, v in (read_summary(c).get("reasoning") or {}).items(): out[k] = out.get(k, 0) + v
+    return out
 
 def check_template(cfg:Config, reasoning:dict)->list[Finding]:
     "The template exists, and its own thinking handling does not fight the data's reasoning."
@@ -178,18 +181,11 @@ def check_infrastructure(cfg:Config, gpus:int)->list[Finding]:
 
 # %% ../nbs/06b_check.ipynb #7436d1da
 def check_data(cfg:Config)->list[Finding]:
-    "Inputs exist; the registered dataset points at a current, non-empty file; the model folder is complete."
-    out = source_findings(cfg)
+    "Inputs exist; each registered dataset points at a current, non-empty file; the model folder is complete; the mix makes sense."
+    out = source_findings(cfg) + mix_findings(cfg)
     if cfg.conversion.exclude_repos_file and not cfg.resolve(cfg.conversion.exclude_repos_file).is_file():
         out.append(error(f"{INPUT}.conversion.exclude_repos_file", f"{cfg.resolve(cfg.conversion.exclude_repos_file)} not found", "fix the path or set it to null"))
-    try: entry = json.loads((cfg.lf_data_dir/"dataset_info.json").read_text()).get(cfg.dataset_key)
-    except (OSError, json.JSONDecodeError): entry = None
-    if entry and entry.get("file_name"):
-        f = cfg.lf_data_dir/entry["file_name"]
-        if not f.is_file() or f.stat().st_size == 0:
-            out.append(error(f"{INPUT}.dataset.name", f"registered {cfg.dataset_key!r} points at {f}, which is missing or empty", "rerun STEP 0 (sft-nb dataprep)"))
-        elif (recorded := manifest_stamp(cfg, f)) is not None and recorded != file_stamp(f):
-            out.append(error(f"{INPUT}.dataset.name", f"{f} is not the file its conversion manifest recorded (changed or replaced since)", "rerun STEP 0 with --force"))
+    for i, c in enumerate(cfg.source_configs()): out += check_registered(c, f"{INPUT}.sources[{i}].data_name" if cfg.sources else f"{INPUT}.dataset.name")
     mp = cfg.model.model_name_or_path
     if mp != "demo" and cfg.resolve(mp).is_dir():
         m = cfg.resolve(mp)
@@ -197,6 +193,18 @@ def check_data(cfg:Config)->list[Finding]:
         if not any((m/f).exists() for f in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")):
             out.append(error(f"{INPUT}.model.model_name_or_path", f"{m} has no tokenizer files", "copy the tokenizer into the model folder"))
     return out
+
+def check_registered(cfg:Config, key:str)->list[Finding]:
+    "The dataset registered under this source's key points at a current, non-empty file (`key` names it in findings)."
+    try: entry = json.loads((cfg.lf_data_dir/"dataset_info.json").read_text()).get(cfg.dataset_key)
+    except (OSError, json.JSONDecodeError): entry = None
+    if not (entry and entry.get("file_name")): return []
+    f = cfg.lf_data_dir/entry["file_name"]
+    if not f.is_file() or f.stat().st_size == 0:
+        return [error(key, f"registered {cfg.dataset_key!r} points at {f}, which is missing or empty", "rerun STEP 0 (sft-nb dataprep)")]
+    if (recorded := manifest_stamp(cfg, f)) is not None and recorded != file_stamp(f):
+        return [error(key, f"{f} is not the file its conversion manifest recorded (changed or replaced since)", "rerun STEP 0 with --force")]
+    return []
 
 def manifest_stamp(cfg:Config, data_file:Path)->list|None:
     "[size, mtime] the conversion manifest recorded for `data_file` (None without a manifest or record)."
@@ -288,8 +296,10 @@ def cached_lf_parse(cfg:Config)->dict|None:
 # %% ../nbs/06b_check.ipynb #80f118db
 def parity_warning(cfg:Config, max_samples:int=20)->str|None:
     "A warning naming the first sample whose LLaMA-Factory encoding differs from the chat template; None if all agree or no data yet."
-    if not (cfg.lf_data_dir/f"{cfg.data_name}.json").is_file(): return None
-    try: results = parity_check(LFEncoder.from_config(cfg), load_conversations(cfg), max_samples)
+    try:
+        convs = [x for c in cfg.source_configs() if (c.lf_data_dir/f"{c.data_name}.json").is_file() for x in load_conversations(c)[:max_samples]]
+        if not convs: return None
+        results = parity_check(LFEncoder.from_config(cfg), convs, len(convs))
     except ValueError as e: return f"template parity not checked: {e}"
     bad = [p for p in results if not p.same]
     if not bad: return None

@@ -45,7 +45,8 @@ STEPS = ("convert", "register", "train", "results")
 class RunResult:
     "What the steps of one run did, filled in step by step."
     cfg: Config
-    report: object = None       # ConvertReport (STEP 0)
+    report: object = None       # ConvertReport (STEP 0); with `sources`, the first source's
+    reports: list|None = None   # ConvertReport of every source (STEP 0), in the order of `sources`
     info_path: Path|None = None # dataset_info.json (STEP 1)
     launch: object = None       # LaunchResult (STEP 2)
     started: float = 0          # when STEP 2 started (epoch seconds)
@@ -59,13 +60,16 @@ def run_step(cfg:Config, # a loaded config
              quiet:bool=False, # don't print summaries
              force:bool=False, # reconvert even when STEP 0's outputs are current
             )->RunResult:
-    "Run one step under its lock (STEP 0-1: the data lock; STEP 2-3: the run lock) and record what it gave."
+    "Run one step under its lock (STEP 0-1: each source under its data lock; STEP 2-3: the run lock) and record what it gave."
     if step not in STEPS: raise ValueError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
     r = result or RunResult(cfg)
     if step in ("convert", "register"):
-        with data_lock(cfg):
-            if step == "convert": r.report = convert(cfg, quiet=quiet, force=force)
-            else: r.info_path = register(cfg, quiet=quiet)
+        reports = []
+        for c in cfg.source_configs():
+            with data_lock(c):
+                if step == "convert": reports.append(convert(c, quiet=quiet, force=force))
+                else: r.info_path = register(c, quiet=quiet)
+        if reports: r.report, r.reports = reports[0], reports
         return r
     lock = run_lock(cfg)
     try:

@@ -73,4 +73,8 @@ class LocalLF(Source):
         return out
     def inputs(self, cfg:Config)->list[Path]: return [cfg.resolve(cfg.source.lf_path)]
     def num_samples(self, cfg:Config)->int|None: return cfg.conversion.max_instances
+    def estimate(self, cfg:Config)->int|None:
+        "The file's rows (before validation)."
+        p = cfg.resolve(cfg.source.lf_path)
+        return len(read_rows(p)) if p and p.is_file() else None
     def convert(self, cfg:Config, renderer:ChatRenderer)->ConvertReport: return convert_local_lf(cfg, renderer, self.name)

@@ -40,7 +40,7 @@ def source_plan(cfg:Config, # the config of one source (`Config.source_configs`)
     "One source in the plan: kind, file, rows kept/rejected and tokens of its last conversion, and the samples LLaMA-Factory loads from it."
     src, lf, s = source_for(cfg), cfg.lf_data_dir/f"{cfg.data_name}.json", read_summary(cfg)
     n, estimated = count_samples(lf), False
-    if n is None and (n := src.estimate(cfg)) is not None: estimated = True
+    if n is None and not src.validate(cfg) and (n := src.estimate(cfg)) is not None: estimated = True  # a broken block is check's to report
     loads = src.num_samples(cfg) if n is not None and src.num_samples(cfg) else n  # dataset_info num_samples: LF draws that many
     if loads is not None and max_samples: loads = min(loads, max_samples)
     fmt = (s.get("format") or "").split(" ")[0]

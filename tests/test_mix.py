@@ -108,7 +108,7 @@ def mix(project, tmp_path_factory):
 
 
 SMALL = ["conversion.max_instances=3", "training.per_device_train_batch_size=1", "training.num_train_epochs=1", "training.save_steps=100",
-         "training.warmup_ratio=0.0", "training.deepspeed=null"]
+         "training.warmup_ratio=0.0", "training.deepspeed=null", "training.cutoff_len=256"]
 
 
 @pytest.fixture(scope="module")

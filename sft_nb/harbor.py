@@ -57,7 +57,8 @@ def convert_harbor(cfg:Config, # a loaded config
                          length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)), fit_summary(cfg.conversion.over_length, fits) if fit else {})
 
 # %% ../nbs/03e_harbor.ipynb #19cd0450
-def estimate_harbor_samples(cfg:Config)->int|None:
+def estimate_harbor_samples(cfg:Config, # a loaded config
+                          )->int|None:
     "Trials a Harbor job's rewards say the status filter keeps (capped by max_instances); None when unknown."
     job = resolve_job_dir(cfg, build=False)
     rewards = read_job_rewards(job) if job.is_dir() else {}
@@ -69,7 +70,9 @@ def estimate_harbor_samples(cfg:Config)->int|None:
 # %% ../nbs/03e_harbor.ipynb #f53f11a4
 class HarborJob(Source):
     "A Harbor job folder: trials of agent trajectories, read by the scaffold readers."
-    def validate(self, cfg:Config)->list[Finding]:
+    def validate(self,
+                 cfg:Config, # a loaded config
+               )->list[Finding]:
         "`source.job_dir` is set and is a folder (`demo` is built on first use)."
         s, k = cfg.source, f"{INPUT}.source.job_dir"
         if not s.job_dir: return [error(k, f"missing for source.type {self.name}", "point it at a Harbor job folder (or `demo`)")]

@@ -59,7 +59,9 @@ def convert_local_lf(cfg:Config, # a loaded config
 # %% ../nbs/03f_local_lf.ipynb #4128c918
 class LocalLF(Source):
     "A local JSON/JSONL/parquet file of chat or instruction rows: each row validated, the good ones rendered with the model's template."
-    def validate(self, cfg:Config)->list[Finding]:
+    def validate(self,
+                 cfg:Config, # a loaded config
+               )->list[Finding]:
         "`source.lf_path` is a file, `source.format` a known format, `source.columns` maps known parts to column names."
         s, k = cfg.source, f"{INPUT}.source"
         out = []

@@ -16,12 +16,19 @@ from .sources import source_for
 __all__ = ['count_samples', 'steps_plan', 'read_summary', 'source_plan', 'plan', 'format_sources', 'format_plan']
 
 # %% ../nbs/07b_plan.ipynb #d1150b26
-def count_samples(lf_path:Path)->int|None:
+def count_samples(lf_path:Path, # a LF JSON array file
+                )->int|None:
     "Number of samples in a LLaMA-Factory JSON array file, or None if it does not exist yet."
     try: return len(json.loads(Path(lf_path).read_text()))
     except (OSError, json.JSONDecodeError): return None
 
-def steps_plan(n_samples:int, per_device:int, grad_accum:int, world:int, epochs:float, max_steps:int|None=None)->dict:
+def steps_plan(n_samples:int, # training samples
+               per_device:int, # per-device batch size
+               grad_accum:int, # gradient accumulation steps
+               world:int, # processes in all
+               epochs:float, # epochs (may be fractional)
+               max_steps:int|None=None, # overrides the epochs when > 0
+             )->dict:
     "Steps per epoch and total optimizer steps, as the HF Trainer counts them."
     micro = math.ceil(n_samples / (per_device * world))
     per_epoch = max(math.ceil(micro / grad_accum), 1)
@@ -29,7 +36,8 @@ def steps_plan(n_samples:int, per_device:int, grad_accum:int, world:int, epochs:
     return {"steps_per_epoch": per_epoch, "total_steps": total}
 
 # %% ../nbs/07b_plan.ipynb #d145d1d2
-def read_summary(cfg:Config)->dict:
+def read_summary(cfg:Config, # the config of one source
+                )->dict:
     "The last conversion summary of this config's data name ({} before STEP 0)."
     try: return json.loads((cfg.im_data_dir/f"{cfg.data_name}.summary.json").read_text())
     except (OSError, json.JSONDecodeError): return {}
@@ -48,7 +56,8 @@ def source_plan(cfg:Config, # the config of one source (`Config.source_configs`)
                 samples=n, samples_estimated=estimated, loads=loads, kept=s.get("kept"), rejected=sum(s["rejected"].values()) if s else None,
                 tokens=((s.get("stats") or {}).get("tokens") or {}).get("total"))
 
-def plan(cfg:Config)->dict:
+def plan(cfg:Config, # a loaded config
+        )->dict:
     "What a run of this config will do: each source and its share of the mix, batch arithmetic, steps and the LLaMA-Factory arguments."
     t = train_args(cfg, model_path=resolve_model_path(cfg, build=False))
     srcs = [source_plan(c, t.get("max_samples")) for c in cfg.source_configs()]
@@ -73,13 +82,15 @@ def plan(cfg:Config)->dict:
 
 def _v(x, f="{}"): return "-" if x is None else f.format(x)
 
-def format_sources(p:dict)->list[str]:
+def format_sources(p:dict, # from `plan`
+                  )->list[str]:
     "The plan's sources as a small table: kind, kept/rejected rows, tokens, weight, samples in the mix and share."
     head = f"  {'source':<18}{'kind':<22}{'kept':>7}{'rejected':>9}{'tokens':>10}{'weight':>8}{'in mix':>8}{'share':>7}"
     return [head] + [f"  {s['data_name']:<18}{s['kind']:<22}{_v(s['kept']):>7}{_v(s['rejected']):>9}{_v(s['tokens']):>10}"
                      f"{_v(s.get('weight'), '{:.3f}'):>8}{_v(s.get('in_mix')):>8}{_v(s.get('share'), '{:.0%}'):>7}" for s in p["sources"]]
 
-def format_plan(p:dict)->str:
+def format_plan(p:dict, # from `plan`
+               )->str:
     "The plan as readable text, ending with the YAML that would be written."
     est = " (estimated before STEP 0; exact after it)" if p.get("samples_estimated") else ""
     samples = "unknown until STEP 0 runs" if p["samples"] is None else f"~{p['samples']} (estimated from the job's rewards; exact after STEP 0)" if p.get("samples_estimated") else p["samples"]

@@ -45,6 +45,9 @@ class Rejected(Exception):
         assert reason in REJECT_REASONS, reason
         self.reason, self.detail, self.file, self.line = reason, detail, file, line
         super().__init__(f"{reason}: {detail}")
-    def record(self, trial:str|None=None, instance_id:str|None=None)->dict:
+    def record(self,
+               trial:str|None=None, # the trial folder name (None for a sample)
+               instance_id:str|None=None, # the trial's instance id
+             )->dict:
         "The reject as a JSON-able row of the rejects file."
         return dict(trial=trial, instance_id=instance_id, reason=self.reason, detail=self.detail, file=self.file, line=self.line)

@@ -35,7 +35,8 @@ def source_for(cfg:Config|SourceCfg, # a loaded config (its `source`), or one so
 def _unknown(t:str, key:str)->Finding:
     return error(key, f"{t!r} is not a source type", did_you_mean(t, SOURCES, f"use one of: {', '.join(SOURCES)}"))
 
-def source_findings(cfg:Config)->list[Finding]:
+def source_findings(cfg:Config, # a loaded config
+                  )->list[Finding]:
     "Problems with the `source` block, or with each of `sources` (keys `sources[i]....`): an unknown type, or what its `Source` finds."
     out = []
     for i, c in enumerate(cfg.source_configs()):

@@ -22,10 +22,11 @@ from .sources import source_findings
 __all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'HUB_ID', 'TUNABLE_KEYS', 'LF_PARSE',
            'RUN_SPECIFIC', 'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates',
            'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning',
-           'check_template', 'check_checkpoints', 'visible_gpus', 'check_experiment', 'check_deepspeed_file',
-           'check_infrastructure', 'check_data', 'hub_offline', 'in_hub_cache', 'check_model_path', 'check_registered',
-           'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable', 'parse_key', 'lf_parse',
-           'check_lf_parser', 'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
+           'check_template', 'check_schemas', 'check_tools_file', 'check_checkpoints', 'visible_gpus',
+           'check_experiment', 'check_deepspeed_file', 'check_infrastructure', 'check_data', 'hub_offline',
+           'in_hub_cache', 'check_model_path', 'check_registered', 'manifest_stamp', 'check_arithmetic',
+           'current_value', 'check_tunable', 'parse_key', 'lf_parse', 'check_lf_parser', 'cached_lf_parse',
+           'parity_warning', 'run_checks', 'preflight']
 
 # %% ../nbs/06b_check.ipynb #268d7a3d
 T = f"{INPUT}.training"
@@ -130,6 +131,31 @@ def check_template(cfg:Config, # a loaded config
                         "use a plain template (e.g. qwen3_nothink): sft_nb's data is already rendered by the model's chat template")]
     return []
 
+# %% ../nbs/06b_check.ipynb #6855b3ca
+def check_schemas(cfg:Config)->list[Finding]:
+    "Warnings when the last conversion kept tool-using conversations without a system prompt or tool schemas."
+    try: w = json.loads((cfg.im_data_dir/f"{cfg.data_name}.summary.json").read_text()).get("warnings") or {}
+    except (OSError, json.JSONDecodeError): return []
+    C, out = f"{INPUT}.conversion", []
+    if w.get("no_tool_schemas"):
+        out.append(warning(f"{C}.tools_file", f"{w['no_tool_schemas']} tool-using conversations have no tool schemas (their logs record none): the model would be trained without the schemas it is served with",
+                           "set conversion.tools_file to the agent's tool schemas (a JSON list) and rerun STEP 0 with --force"))
+    if w.get("no_system_prompt"):
+        out.append(warning(f"{C}.system_prompt_file", f"{w['no_system_prompt']} tool-using conversations have no system prompt (their logs record none)",
+                           "set conversion.system_prompt_file to the agent's system prompt and rerun STEP 0 with --force"))
+    return out
+
+def check_tools_file(cfg:Config)->list[Finding]:
+    "`conversion.tools_file`, when set and present, is a JSON list of tool schemas (OpenAI or Anthropic shape)."
+    f = cfg.conversion.tools_file
+    if not f or not cfg.resolve(f).is_file(): return []
+    try: tools = json.loads(cfg.resolve(f).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e: return [error(f"{INPUT}.conversion.tools_file", f"not JSON: {e}", "write the tool schemas as a JSON list")]
+    tools = tools.get("tools") if isinstance(tools, dict) else tools
+    if not isinstance(tools, list) or not all(isinstance(t, dict) and ("function" in t or "name" in t) for t in tools):
+        return [error(f"{INPUT}.conversion.tools_file", "is not a list of tool schemas", 'give a JSON list of {"type": "function", "function": {...}} or {"name", "description", "input_schema"} objects')]
+    return []
+
 # %% ../nbs/06b_check.ipynb #2e34e4eb
 OVERWRITE_ENV = "SFT_ALLOW_OVERWRITE_OUTPUT"
 CHECKPOINT_WEIGHTS = ("model.safetensors", "model-*.safetensors", "pytorch_model*.bin", "adapter_model.*", "global_step*")
@@ -205,8 +231,10 @@ def check_data(cfg:Config, # a loaded config
              )->list[Finding]:
     "Inputs exist; each registered dataset points at a current, non-empty file; the model folder is complete; the mix makes sense."
     out = source_findings(cfg) + mix_findings(cfg)
-    if cfg.conversion.exclude_repos_file and not cfg.resolve(cfg.conversion.exclude_repos_file).is_file():
-        out.append(error(f"{INPUT}.conversion.exclude_repos_file", f"{cfg.resolve(cfg.conversion.exclude_repos_file)} not found", "fix the path or set it to null"))
+    for k in ("exclude_repos_file", "tools_file", "system_prompt_file"):
+        f = getattr(cfg.conversion, k)
+        if f and not cfg.resolve(f).is_file(): out.append(error(f"{INPUT}.conversion.{k}", f"{cfg.resolve(f)} not found", "fix the path or set it to null"))
+    out += check_tools_file(cfg)
     for i, c in enumerate(cfg.source_configs()): out += check_registered(c, f"{INPUT}.sources[{i}].data_name" if cfg.sources else f"{INPUT}.dataset.name")
     return out + check_model_path(cfg, os.environ)
 
@@ -382,7 +410,7 @@ def run_checks(cfg:Config, # a loaded config
     env = dict(os.environ if env is None else env)
     gpus, p = visible_gpus(env), plan or make_plan(cfg)
     found = (check_training_keys(cfg) + check_gpu_features(cfg, gpus) + check_long_context(cfg, model_config(cfg))
-             + check_template(cfg, data_reasoning(cfg)) + check_checkpoints(cfg, env) + check_experiment(cfg, env)
+             + check_template(cfg, data_reasoning(cfg)) + check_schemas(cfg) + check_checkpoints(cfg, env) + check_experiment(cfg, env)
              + check_infrastructure(cfg, gpus) + check_data(cfg) + check_arithmetic(cfg, p) + check_tunable(cfg))
     if deep and not any(f.level == "error" and f.key.startswith(T) for f in found): found += check_lf_parser(cfg)
     if (deep if parity is None else parity):

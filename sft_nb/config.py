@@ -77,6 +77,10 @@ class ConversionCfg:
     reasoning_ratio: float = 0.2
     strict: bool = False              # any dropped trial or sample fails STEP 0
     over_length: str = "keep"         # keep | drop | truncate_turns: samples longer than training.cutoff_len
+    keep_exceptions: list[str] = field(default_factory=lambda: ["AgentTimeoutError"]) # exception types a kept trial may end with
+    terminus_parse_errors: str = "keep_masked" # keep_masked (in context, not trained) | keep | drop: terminus-2 replies that did not parse
+    system_prompt_file: str|None = None # system prompt for agents whose logs hold none (claude-code, opencode)
+    tools_file: str|None = None       # JSON list of OpenAI tool schemas for agents whose logs hold none
 
 @dataclass
 class DatasetCfg:
@@ -126,6 +130,7 @@ CHOICES = {
     "conversion.instance_status": ["resolved", "unresolved", "all"],
     "conversion.reasoning_check": ["strict", "adaptive"],
     "conversion.over_length": ["keep", "drop", "truncate_turns"],
+    "conversion.terminus_parse_errors": ["keep_masked", "keep", "drop"],
     "experiment.wandb_mode": ["disabled", "offline", "online"],
     "training.stage": ["sft", "pt", "rm", "ppo", "dpo", "kto"],
     "training.finetuning_type": ["full", "lora", "freeze", "oft"],
@@ -146,14 +151,14 @@ TRAINING_TYPES = dict(
     weight_decay=float, max_grad_norm=float, preprocessing_num_workers=int)
 
 # %% ../nbs/01_config.ipynb #34ba373d
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a map"}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list of strings", dict: "a map"}
 
 def _base_type(annotation)->tuple[type, bool]:
     "The plain type behind an annotation like `int|None`, and whether None is allowed."
     if isinstance(annotation, type): return annotation, False
     parts = [p.strip() for p in str(annotation).split("|")]
     base = next(p for p in parts if p != "None")
-    return {"str": str, "int": int, "float": float, "bool": bool, "dict": dict}[base], "None" in parts
+    return {"str": str, "int": int, "float": float, "bool": bool, "list[str]": list, "dict": dict}[base], "None" in parts
 
 def coerce(value, # the value as read from YAML
            annotation, # the dataclass field's annotation, e.g. `int|None`
@@ -170,6 +175,7 @@ def coerce(value, # the value as read from YAML
     if typ is float and isinstance(value, int) and not isinstance(value, bool): value = float(value)
     if typ is int and isinstance(value, float) and value.is_integer(): value = int(value)
     ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
+    if typ is list: ok = ok and all(isinstance(v, str) for v in value)
     if not ok: raise ConfigError([error(key, f"is {value!r} ({type(value).__name__})", f"give it {_TYPE_NAMES[typ]}")])
     return to_plain(value) if typ is dict else typ(value)
 
@@ -352,7 +358,7 @@ def check_config(cfg:Config, # a loaded config
     if not 0 <= cfg.conversion.reasoning_ratio <= 1:
         problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
 
-# %% ../nbs/01_config.ipynb #c017e351
+# %% ../nbs/01_config.ipynb #3ad1df51
 def check_sources(cfg:Config, problems:list[Finding]):
     "The `sources` blocks: a safe, unique data_name each and positive weights; appended to `problems`."
     seen = set()

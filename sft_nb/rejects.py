@@ -36,6 +36,8 @@ REJECT_REASONS = {
     "non_string_field": "a prompt, query, response or system field is not a string",
     "invalid_history": "history is not a list of [prompt, response] string pairs",
     "over_max_instances": "beyond conversion.max_instances",
+    "agent_exception": "the trial ended with an exception (detail: its type) not listed in conversion.keep_exceptions",
+    "scaffold_mismatch": "the trial's trajectory was written by another agent than the forced source.scaffold",
     "over_cutoff_len": "longer than training.cutoff_len in LLaMA-Factory's encoding (conversion.over_length: drop, or truncate_turns when the first exchange alone is too long)",
 }
 

@@ -55,6 +55,7 @@ class ConvertReport:
     over_length: dict = field(default_factory=dict) # what conversion.over_length did (policy, over_cutoff, truncated, dropped, ...)
     up_to_date: bool = False # True when a rerun found the outputs current and skipped the work
     format: str = ""         # the rows' format and how it was chosen (local_lf), e.g. `alpaca (auto: ...)`
+    sources: dict = field(default_factory=dict) # source each kept trial was read from (litellm, claude-code-session, opencode-events, atif)
 
     def __post_init__(self):
         for k in ("lf_path", "im_path", "rejects_path"):
@@ -70,6 +71,7 @@ class ConvertReport:
         for k, v in sorted(self.conversation_rejects.items()): lines.append(f"  conversations dropped in kept trials, {k}: {v}")
         if self.format: lines.append(f"  format: {self.format}")
         if self.scaffolds: lines.append("  scaffolds: " + ", ".join(f"{k} {v}" for k, v in sorted(self.scaffolds.items())))
+        if self.sources: lines.append("  sources: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())))
         for k, v in sorted(self.warnings.items()): lines.append(f"  warning {k}: {v}")
         if self.over_length:
             o = self.over_length

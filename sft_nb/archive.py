@@ -73,6 +73,7 @@ def resolved_config(cfg:Config, # a loaded config
     d = {"name": cfg.name, "run_name": cfg.run_name, "config_file": str(cfg.path), "overrides": dict(cfg.overrides),
          "global_batch": cfg.global_batch, "output_dir": str(cfg.output_dir), "training": dict(cfg.training)}
     for s in ("source", "conversion", "dataset", "model", "infrastructure", "experiment", "credentials"): d[s] = asdict(getattr(cfg, s))
+    if cfg.sources: d["sources"], d["mix"] = [asdict(b) for b in cfg.sources], asdict(cfg.mix)
     return redact(to_plain(d), secrets)
 
 PACKAGES = ("sft_nb", "llamafactory", "transformers", "torch", "deepspeed", "peft", "accelerate", "datasets", "tokenizers",
@@ -135,8 +136,9 @@ def run_files(cfg:Config, # a loaded config
     files["train.yaml"] = cfg.artifacts/"training_config"/f"{cfg.run_name}.yaml"
     files["launch.json"] = cfg.artifacts/"launches"/f"{cfg.run_name}.json"  # the launch record: every attempt (sft_nb.resume)
     files.update({f"logs/{p.name}": p for p in run_logs(cfg)})
-    files[f"data/{cfg.data_name}.stats.json"] = cfg.lf_data_dir/f"{cfg.data_name}.stats.json"
-    files[f"data/{cfg.data_name}.summary.json"] = cfg.im_data_dir/f"{cfg.data_name}.summary.json"
+    for c in cfg.source_configs():  # every source's conversion stats and summary
+        files[f"data/{c.data_name}.stats.json"] = c.lf_data_dir/f"{c.data_name}.stats.json"
+        files[f"data/{c.data_name}.summary.json"] = c.im_data_dir/f"{c.data_name}.summary.json"
     notebook = notebook or papermill_notebook(cfg)
     if notebook: files[f"notebook/{Path(notebook).name}"] = Path(notebook)
     return {k: v for k, v in files.items() if v.is_file()}

@@ -14,7 +14,8 @@ from .data import load_conversations
 from .demo import resolve_model_path
 from .encode import LFEncoder, parity_check
 from .lfargs import AUTO_TEMPLATE, TRAIN_DEFAULTS, deepspeed_path, train_args
-from .plan import plan as make_plan
+from .mix import mix_findings
+from .plan import plan as make_plan, read_summary
 from .multinode import multinode_findings
 from .disk import disk_finding
 from .adapters import LR_MIN_PARAMS, LR_RANGES, lr_outside, quantized_blocker
@@ -29,9 +30,9 @@ __all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGH
            'lf_templates', 'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context',
            'data_reasoning', 'check_template', 'check_schemas', 'check_tools_file', 'check_checkpoints', 'visible_gpus',
            'check_experiment', 'check_deepspeed_file', 'check_infrastructure', 'check_data', 'hub_offline',
-           'in_hub_cache', 'check_model_path', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable',
-           'check_method', 'check_eval', 'parse_key', 'lf_parse', 'check_lf_parser', 'cached_lf_parse',
-           'check_token_parity', 'first_samples', 'parity_warning', 'run_checks', 'preflight']
+           'in_hub_cache', 'check_model_path', 'check_registered', 'manifest_stamp', 'check_arithmetic',
+           'current_value', 'check_tunable', 'check_method', 'check_eval', 'parse_key', 'lf_parse', 'check_lf_parser',
+           'cached_lf_parse', 'check_token_parity', 'first_samples', 'parity_warning', 'run_checks', 'preflight']
 
 # %% ../nbs/06b_check.ipynb #268d7a3d
 T = f"{INPUT}.training"
@@ -114,9 +115,11 @@ def check_long_context(cfg:Config, # a loaded config
 # %% ../nbs/06b_check.ipynb #585d7080
 def data_reasoning(cfg:Config, # a loaded config
                  )->dict:
-    "fast/slow sample counts from the last conversion summary ({} before STEP 0)."
-    try: return json.loads((cfg.im_data_dir/f"{cfg.data_name}.summary.json").read_text()).get("reasoning") or {}
-    except (OSError, json.JSONDecodeError): return {}
+    "fast/slow sample counts from the last conversion summaries of every source ({} before STEP 0)."
+    out = {}
+    for c in cfg.source_configs():
+        for k, v in (read_summary(c).get("reasoning") or {}).items(): out[k] = out.get(k, 0) + v
+    return out
 
 def check_template(cfg:Config, # a loaded config
                    reasoning:dict, # fast/slow sample counts of the converted data
@@ -232,20 +235,13 @@ def check_infrastructure(cfg:Config, # a loaded config
 # %% ../nbs/06b_check.ipynb #7436d1da
 def check_data(cfg:Config, # a loaded config
              )->list[Finding]:
-    "Inputs exist; the registered dataset points at a current, non-empty file; the model folder is complete."
-    out = source_findings(cfg)
+    "Inputs exist; each registered dataset points at a current, non-empty file; the model folder is complete; the mix makes sense."
+    out = source_findings(cfg) + mix_findings(cfg)
     for k in ("exclude_repos_file", "tools_file", "system_prompt_file"):
         f = getattr(cfg.conversion, k)
         if f and not cfg.resolve(f).is_file(): out.append(error(f"{INPUT}.conversion.{k}", f"{cfg.resolve(f)} not found", "fix the path or set it to null"))
     out += check_tools_file(cfg)
-    try: entry = json.loads((cfg.lf_data_dir/"dataset_info.json").read_text()).get(cfg.dataset_key)
-    except (OSError, json.JSONDecodeError): entry = None
-    if entry and entry.get("file_name"):
-        f = cfg.lf_data_dir/entry["file_name"]
-        if not f.is_file() or f.stat().st_size == 0:
-            out.append(error(f"{INPUT}.dataset.name", f"registered {cfg.dataset_key!r} points at {f}, which is missing or empty", "rerun STEP 0 (sft-nb dataprep)"))
-        elif (recorded := manifest_stamp(cfg, f)) is not None and recorded != file_stamp(f):
-            out.append(error(f"{INPUT}.dataset.name", f"{f} is not the file its conversion manifest recorded (changed or replaced since)", "rerun STEP 0 with --force"))
+    for i, c in enumerate(cfg.source_configs()): out += check_registered(c, f"{INPUT}.sources[{i}].data_name" if cfg.sources else f"{INPUT}.dataset.name")
     return out + check_model_path(cfg, os.environ)
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -278,6 +274,20 @@ def check_model_path(cfg:Config, # a loaded config
     if not HUB_ID.match(mp): return [error(k, f"{mp!r} is neither a local folder nor a Hub id (org/name)", "point it at a model folder, or give a Hub id like Qwen/Qwen2.5-7B-Instruct")]
     if hub_offline(env) and not in_hub_cache(mp):
         return [error(k, f"{mp} is not in the local Hub cache and the Hub is offline (HF_HUB_OFFLINE=1)", f"download it first (huggingface-cli download {mp}) or point at a local folder")]
+    return []
+
+def check_registered(cfg:Config, # the config of one source
+                     key:str, # the key that names it in findings
+                    )->list[Finding]:
+    "The dataset registered under this source's key points at a current, non-empty file (`key` names it in findings)."
+    try: entry = json.loads((cfg.lf_data_dir/"dataset_info.json").read_text()).get(cfg.dataset_key)
+    except (OSError, json.JSONDecodeError): entry = None
+    if not (entry and entry.get("file_name")): return []
+    f = cfg.lf_data_dir/entry["file_name"]
+    if not f.is_file() or f.stat().st_size == 0:
+        return [error(key, f"registered {cfg.dataset_key!r} points at {f}, which is missing or empty", "rerun STEP 0 (sft-nb dataprep)")]
+    if (recorded := manifest_stamp(cfg, f)) is not None and recorded != file_stamp(f):
+        return [error(key, f"{f} is not the file its conversion manifest recorded (changed or replaced since)", "rerun STEP 0 with --force")]
     return []
 
 def manifest_stamp(cfg:Config, # a loaded config
@@ -455,8 +465,10 @@ def parity_warning(cfg:Config, # a loaded config
                    max_samples:int=20, # how many conversations to compare
                  )->str|None:
     "A warning naming the first sample whose LLaMA-Factory encoding differs from the chat template; None if all agree or no data yet."
-    if not (cfg.lf_data_dir/f"{cfg.data_name}.json").is_file(): return None
-    try: results = parity_check(LFEncoder.from_config(cfg), load_conversations(cfg), max_samples)
+    try:
+        convs = [x for c in cfg.source_configs() if (c.lf_data_dir/f"{c.data_name}.json").is_file() for x in load_conversations(c)[:max_samples]]
+        if not convs: return None
+        results = parity_check(LFEncoder.from_config(cfg), convs, len(convs))
     except ValueError as e: return f"template parity not checked: {e}"
     bad = [p for p in results if not p.same]
     if not bad: return None

@@ -5,16 +5,17 @@
 # %% ../nbs/01_config.ipynb #84b58ea1
 from __future__ import annotations
 import datetime, difflib, os, re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from ruamel.yaml import YAML
 from .core import REDACTED, check_safe_name, did_you_mean, is_secret_name, timestamp
 
 # %% auto #0
 __all__ = ['INPUT', 'SECTIONS', 'CHOICES', 'TRAINING_TYPES', 'Finding', 'error', 'warning', 'ConfigError', 'SourceCfg',
-           'ConversionCfg', 'DatasetCfg', 'ModelCfg', 'InfrastructureCfg', 'ExperimentCfg', 'CredentialsCfg', 'coerce',
-           'build_section', 'check_training', 'to_plain', 'parse_override', 'apply_override', 'Config', 'check_config',
-           'read_yaml', 'load_config', 'recorded_overrides', 'build_config']
+           'ConversionCfg', 'DatasetCfg', 'ModelCfg', 'InfrastructureCfg', 'ExperimentCfg', 'CredentialsCfg', 'MixCfg',
+           'coerce', 'build_section', 'check_training', 'to_plain', 'parse_override', 'apply_override', 'Config',
+           'check_config', 'check_sources', 'read_yaml', 'load_config', 'recorded_overrides', 'build_sources',
+           'build_config']
 
 # %% ../nbs/01_config.ipynb #ecb06b6b
 INPUT = "runtime_info.input"
@@ -60,6 +61,10 @@ class SourceCfg:
     hf_subset: str|None = None
     hf_split: str = "train"
     hf_file_name: str|None = None
+    format: str = "auto"            # local_lf rows: auto | sharegpt | messages | alpaca | dolly | openorca
+    columns: dict|None = None       # local_lf rows: {prompt, query, response, system, history} -> the file's column names
+    data_name: str|None = None      # in `sources` only: this source's file stem and dataset_info.json key
+    weight: float|None = None       # in `sources` only: its share of an interleave mix (normalized); concat ignores it
 
 @dataclass
 class ConversionCfg:
@@ -117,12 +122,18 @@ class CredentialsCfg:
     wandb_api_key: str|None = field(default=None, repr=False)
     hf_token: str|None = field(default=None, repr=False)
 
+@dataclass
+class MixCfg:
+    "How LLaMA-Factory mixes several `sources` (its `mix_strategy`)."
+    strategy: str = "concat" # concat | interleave_under | interleave_over
+
 SECTIONS = dict(source=SourceCfg, conversion=ConversionCfg, dataset=DatasetCfg, model=ModelCfg,
-                infrastructure=InfrastructureCfg, experiment=ExperimentCfg, credentials=CredentialsCfg)
+                infrastructure=InfrastructureCfg, experiment=ExperimentCfg, credentials=CredentialsCfg, mix=MixCfg)
 
 # %% ../nbs/01_config.ipynb #269050dc
 CHOICES = {
     "source.scaffold": ["openhands-sdk", "claude-code", "open-code", "terminus2", "atif", "auto"],
+    "mix.strategy": ["concat", "interleave_under", "interleave_over"],
     "conversion.instance_status": ["resolved", "unresolved", "all"],
     "conversion.reasoning_check": ["strict", "adaptive"],
     "conversion.over_length": ["keep", "drop", "truncate_turns"],
@@ -154,14 +165,14 @@ TRAINING_TYPES = dict(
     load_best_model_at_end=bool, greater_is_better=bool, save_strategy=str)
 
 # %% ../nbs/01_config.ipynb #34ba373d
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list of strings"}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list of strings", dict: "a map"}
 
 def _base_type(annotation)->tuple[type, bool]:
     "The plain type behind an annotation like `int|None`, and whether None is allowed."
     if isinstance(annotation, type): return annotation, False
     parts = [p.strip() for p in str(annotation).split("|")]
     base = next(p for p in parts if p != "None")
-    return {"str": str, "int": int, "float": float, "bool": bool, "list[str]": list}[base], "None" in parts
+    return {"str": str, "int": int, "float": float, "bool": bool, "list[str]": list, "dict": dict}[base], "None" in parts
 
 def coerce(value, # the value as read from YAML
            annotation, # the dataclass field's annotation, e.g. `int|None`
@@ -181,19 +192,20 @@ def coerce(value, # the value as read from YAML
     ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
     if typ is list: ok = ok and all(isinstance(v, str) for v in value)
     if not ok: raise ConfigError([error(key, f"is {value!r} ({type(value).__name__})", f"give it {_TYPE_NAMES[typ]}")])
-    return typ(value)
+    return to_plain(value) if typ is dict else typ(value)
 
 # %% ../nbs/01_config.ipynb #52362e95
 def build_section(name:str, # section name under runtime_info.input, e.g. `conversion`
                   raw:dict|None, # the user's dict for it (None if absent)
                   problems:list[Finding], # problems found are appended here
+                  where:str|None=None, # key path of the block (default runtime_info.input.<name>), e.g. runtime_info.input.sources[1]
                  ):
     "Build the dataclass of section `name` from `raw`, recording every problem."
     cls, raw = SECTIONS[name], dict(raw or {})
     known = [f.name for f in fields(cls)]
     values = {}
     for k, v in raw.items():
-        key = f"{INPUT}.{name}.{k}"
+        key = f"{where or f'{INPUT}.{name}'}.{k}"
         if k not in known:
             problems.append(error(key, "unknown key", did_you_mean(k, known, f"known keys: {', '.join(known)}"))); continue
         try: values[k] = coerce(v, cls.__dataclass_fields__[k].type, key)
@@ -280,6 +292,33 @@ class Config:
     overrides: dict = field(default_factory=dict) # `--set` overrides applied, key path -> value (secrets as <redacted>)
     run_name: str = ""
     evolving: dict = field(default_factory=dict)  # the `evolving` section (tunable parameter ranges), as plain data
+    sources: list = field(default_factory=list)   # the `sources` blocks of a mix (SourceCfg each); [] with a single `source`
+    mix: MixCfg = field(default_factory=MixCfg)   # how LLaMA-Factory mixes `sources`
+
+    @property
+    def source_blocks(self)->list[SourceCfg]:
+        "Every source of the run: the `sources` blocks, or the single `source`."
+        return self.sources or [self.source]
+
+    def for_source(self, block:SourceCfg)->Config:
+        "The config one source converts and registers under: its block as `source`, its `data_name`, its own dataset key."
+        if not self.sources: return self
+        return replace(self, source=block, conversion=replace(self.conversion, data_name=block.data_name), dataset=DatasetCfg(), sources=[])
+
+    def source_configs(self)->list[Config]:
+        "One config per source (just this one with a single `source`)."
+        return [self.for_source(b) for b in self.source_blocks]
+
+    @property
+    def dataset_keys(self)->list[str]:
+        "The dataset_info.json keys training reads, in the order of the generated `dataset`."
+        return [c.dataset_key for c in self.source_configs()]
+
+    @property
+    def mix_probs(self)->list[float]:
+        "Each source's weight (1 when unset) over the sum: LLaMA-Factory's `interleave_probs`, in `dataset_keys` order."
+        w = [1.0 if b.weight is None else b.weight for b in self.source_blocks]
+        return [x / sum(w) for x in w]
 
     @property
     def root(self)->Path: return self.path.parent
@@ -326,6 +365,7 @@ def check_config(cfg:Config, # a loaded config
         if v is not None and not check_safe_name(v):
             problems.append(error(f"{INPUT}.{key}", f"{v!r} is not a plain file name",
                                     "use letters, digits, `.`, `_` and `-` only (no spaces, `/` or `..`)"))
+    check_sources(cfg, problems)
     i = cfg.infrastructure
     for key in ("n_gpus_per_node", "nnodes"):
         if getattr(i, key) < 1: problems.append(error(f"{INPUT}.infrastructure.{key}", f"is {getattr(i, key)}", "use a positive integer"))
@@ -337,6 +377,18 @@ def check_config(cfg:Config, # a loaded config
         problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
     if cfg.conversion.render_date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", cfg.conversion.render_date):
         problems.append(error(f"{INPUT}.conversion.render_date", f"is {cfg.conversion.render_date!r}", "use a date like 2026-01-01"))
+
+# %% ../nbs/01_config.ipynb #3ad1df51
+def check_sources(cfg:Config, problems:list[Finding]):
+    "The `sources` blocks: a safe, unique data_name each and positive weights; appended to `problems`."
+    seen = set()
+    for i, b in enumerate(cfg.sources):
+        k = f"{INPUT}.sources[{i}]"
+        if not b.data_name: problems.append(error(f"{k}.data_name", "missing", "give each source its own short name, e.g. alpaca_en"))
+        elif not check_safe_name(b.data_name): problems.append(error(f"{k}.data_name", f"{b.data_name!r} is not a plain file name", "use letters, digits, `.`, `_` and `-` only"))
+        elif b.data_name in seen: problems.append(error(f"{k}.data_name", f"{b.data_name!r} is used by an earlier source", "give each source its own data_name"))
+        seen.add(b.data_name)
+        if b.weight is not None and not b.weight > 0: problems.append(error(f"{k}.weight", f"is {b.weight}", "use a positive number (weights are normalized to 1)"))
 
 # %% ../nbs/01_config.ipynb #05dd1b6c
 def read_yaml(path:Path, # a YAML file
@@ -365,6 +417,16 @@ def recorded_overrides(applied:dict, # key path -> value, as the overrides were 
     "The overrides as they are recorded in `runtime_info.output`, the archive and the index: never a secret value."
     return {k: REDACTED if is_secret_name(k) and v is not None else v for k, v in to_plain(applied).items()}
 
+def build_sources(inp:dict, problems:list[Finding])->list[SourceCfg]:
+    "The `sources` list as SourceCfg blocks ([] when absent); `source` and `sources` together is a problem."
+    raw = inp.get("sources")
+    if raw is None: return []
+    if not isinstance(raw, list) or not raw or not all(isinstance(b, dict) for b in raw):
+        problems.append(error(f"{INPUT}.sources", "must be a non-empty list of source blocks", "write `sources:` as a YAML list of maps (type, data_name, weight, ...)")); return []
+    if inp.get("source") is not None:
+        problems.append(error(f"{INPUT}.source", "given together with `sources`", "move it into `sources` as one more block, or remove `sources`"))
+    return [build_section("source", b, problems, f"{INPUT}.sources[{i}]") for i, b in enumerate(raw)]
+
 def build_config(path:Path, # the config file (for relative paths)
                  doc:dict, # its parsed document, overrides applied
                  applied:dict, # key path -> value of the overrides applied
@@ -375,13 +437,17 @@ def build_config(path:Path, # the config file (for relative paths)
         if top not in _TOP_KEYS: problems.append(error(str(top), "unknown top-level key", did_you_mean(top, _TOP_KEYS, f"known keys: {', '.join(_TOP_KEYS)}")))
     inp = ((doc.get("runtime_info") or {}).get("input")) or {}
     for k in inp:
-        if k not in SECTIONS and k != "training": problems.append(error(f"{INPUT}.{k}", "unknown section", did_you_mean(k, [*SECTIONS, "training"], f"known sections: {', '.join([*SECTIONS, 'training'])}")))
+        if k not in SECTIONS and k not in ("training", "sources"): problems.append(error(f"{INPUT}.{k}", "unknown section", did_you_mean(k, [*SECTIONS, "training"], f"known sections: {', '.join([*SECTIONS, 'training'])}")))
     sections = {name: build_section(name, inp.get(name), problems) for name in SECTIONS}
+    sources = build_sources(inp, problems)
+    if sources:
+        sections["source"] = sources[0]
+        if sections["conversion"].data_name is None: sections["conversion"].data_name = sources[0].data_name
     training = check_training(inp.get("training"), problems)
     name = str((doc.get("meta_info") or {}).get("name") or "sft")
     exp = sections["experiment"]
     if exp.run_name is not None: exp.run_name = str(exp.run_name)
-    cfg = Config(path=path, name=name, training=training, overrides=recorded_overrides(applied), **sections,
+    cfg = Config(path=path, name=name, training=training, overrides=recorded_overrides(applied), **sections, sources=sources,
                  run_name=exp.run_name or f"{name}-{timestamp()}", evolving=to_plain(doc.get("evolving") or {}))
     check_config(cfg, problems)
     if problems: raise ConfigError(problems)

@@ -39,7 +39,7 @@ def conversion_inputs(cfg:Config, # a loaded config
     paths = list(source_for(cfg).inputs(cfg))
     paths += [cfg.resolve(f) for f in (cfg.conversion.exclude_repos_file, cfg.conversion.tools_file, cfg.conversion.system_prompt_file) if f]
     paths += [Path(model_dir)/f for f in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja") if (Path(model_dir)/f).exists()]
-    settings = {"source": asdict(s), "conversion": asdict(cfg.conversion), "cutoff_len": cfg.training.get("cutoff_len", 2048),
+    settings = {"source": {k: v for k, v in asdict(s).items() if k != "weight"}, "conversion": asdict(cfg.conversion), "cutoff_len": cfg.training.get("cutoff_len", 2048),
                 "model": model_dir, "sft_nb": sft_nb.__version__}
     return paths, json.loads(json.dumps(settings, default=str))
 

@@ -58,14 +58,18 @@ def pair_conversations(lf_samples:list[dict], # the samples of a LF file
         return [conversation(lf, im) for lf, im in zip(lfs, im_records)]
     return [conversation(lf, None, id) for lf, id in zip(lfs, ids)]
 
+def _converted(cfg:Config)->list[dict]:
+    "The conversations of one source's converted data."
+    lf_path, im_path = cfg.lf_data_dir/f"{cfg.data_name}.json", cfg.im_data_dir/f"{cfg.data_name}.jsonl"
+    if not lf_path.is_file(): raise FileNotFoundError(f"{lf_path} not found: run `sft-nb dataprep` (or `convert(cfg)`) first")
+    return pair_conversations(read_lf_samples(lf_path), read_im(im_path) if im_path.is_file() else None)
+
 def load_conversations(source:Config|str|Path, # a config, an IM JSONL file or a LLaMA-Factory JSON/JSONL file
                        model_dir:str|Path|None=None, # the model whose chat template renders IM records (IM files only)
                       )->list[dict]:
-    "Conversations to explore, from a config's converted data or from a data file."
+    "Conversations to explore, from a config's converted data (every source, each conversation tagged with its `source`) or from a data file."
     if isinstance(source, Config):
-        lf_path, im_path = source.lf_data_dir/f"{source.data_name}.json", source.im_data_dir/f"{source.data_name}.jsonl"
-        if not lf_path.is_file(): raise FileNotFoundError(f"{lf_path} not found: run `sft-nb dataprep` (or `convert(cfg)`) first")
-        return pair_conversations(read_lf_samples(lf_path), read_im(im_path) if im_path.is_file() else None)
+        return [{**c, "source": sc.data_name} for sc in source.source_configs() for c in _converted(sc)]
     path = Path(source)
     if not path.is_file(): raise FileNotFoundError(f"{path} not found")
     recs = read_lf_samples(path)

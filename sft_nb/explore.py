@@ -12,7 +12,7 @@ from .render import ChatRenderer
 
 # %% auto #0
 __all__ = ['THINK_RE', 'TOOL_CALL_RE', 'TOOL_RESPONSE_RE', 'TOOL_ERROR_RE', 'conversation_turns', 'conversation_row', 'overview',
-           'plot_overview', 'budget_row', 'length_budget', 'budget_summary']
+           'plot_overview', 'source_overview', 'budget_row', 'length_budget', 'budget_summary']
 
 # %% ../nbs/10_explore.ipynb #cbf4f135
 THINK_RE = re.compile(r"<think>\n?(.*?)\n?</think>\s*", re.S)
@@ -64,7 +64,7 @@ def conversation_row(conv:dict, # a conversation from `load_conversations`
     reasoning = sum(len(t["reasoning"]) for t in asst)
     said = reasoning + sum(len(t["text"]) + sum(len(c["arguments"]) for c in t["calls"]) for t in asst)
     text = "".join(m["content"] for m in conv["lf"])  # the segments are the rendered text
-    return {**{k: conv[k] for k in META}, "turns": len(asst), "messages": len(turns),
+    return {"source": conv.get("source"), **{k: conv[k] for k in META}, "turns": len(asst), "messages": len(turns),
             "tool_calls": sum(len(t["calls"]) for t in asst),
             "tool_errors": sum(bool(TOOL_ERROR_RE.search(r)) for t in turns for r in t["results"]),
             "reasoning_share": round(reasoning / said, 3) if said else 0.0, "chars": len(text), "tokens": renderer.count(text),
@@ -97,6 +97,15 @@ def plot_overview(table, # from `overview`
     ax[2].set(title="tool calls by tool", xlabel="calls")
     fig.tight_layout(); plt.close(fig)
     return fig
+
+# %% ../nbs/10_explore.ipynb #e3c0c1e0
+def source_overview(table, # from `overview`
+                   ):
+    "One row per source: conversations, share of them, tokens (total, mean, max) and mean assistant turns."
+    g = table.groupby("source", sort=False)
+    out = g.agg(conversations=("tokens", "size"), tokens=("tokens", "sum"), tokens_mean=("tokens", "mean"), tokens_max=("tokens", "max"), turns_mean=("turns", "mean"))
+    out.insert(1, "share", (out["conversations"] / out["conversations"].sum()).round(3))
+    return out.round(1)
 
 # %% ../nbs/10_explore.ipynb #1501d8ec
 def budget_row(e:Encoded, # one encoded conversation

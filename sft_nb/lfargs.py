@@ -9,6 +9,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from .config import Config
 from .demo import resolve_model_path
+from .mix import mix_args
 
 # %% auto #0
 __all__ = ['TRAIN_DEFAULTS', 'LORA_DEFAULTS', 'AUTO_TEMPLATE', 'SHAREGPT_TAGS', 'lora_defaults', 'eval_dataset_key',
@@ -54,7 +55,7 @@ def train_args(cfg:Config, # a loaded config
               )->dict: # the LLaMA-Factory arguments
     "The LLaMA-Factory training arguments for this config."
     args = {"model_name_or_path": model_path or resolve_model_path(cfg), "trust_remote_code": cfg.model.trust_remote_code,
-            **TRAIN_DEFAULTS, "dataset": cfg.dataset_key, "dataset_dir": str(cfg.lf_data_dir)}
+            **TRAIN_DEFAULTS, **mix_args(cfg), "dataset_dir": str(cfg.lf_data_dir)}
     args.update({k: v for k, v in cfg.training.items() if k not in ("output_dir", "deepspeed")})
     args["output_dir"] = str(cfg.output_dir)
     args.update(lora_defaults(args))

@@ -51,7 +51,8 @@ STEPS = ("convert", "register", "train", "results")
 class RunResult:
     "What the steps of one run did, filled in step by step."
     cfg: Config
-    report: object = None       # ConvertReport (STEP 0)
+    report: object = None       # ConvertReport (STEP 0); with `sources`, the first source's
+    reports: list|None = None   # ConvertReport of every source (STEP 0), in the order of `sources`
     info_path: Path|None = None # dataset_info.json (STEP 1)
     launch: object = None       # LaunchResult (STEP 2)
     started: float = 0          # when STEP 2 started (epoch seconds)
@@ -67,16 +68,19 @@ def run_step(cfg:Config, # a loaded config
              like:dict|None=None, # STEP 2 of a rerun: the launch record of the run it reproduces (`sft_nb.resume`)
              progress:bool=False, # STEP 2 in a notebook: a progress bar and the log's last lines, not the whole log
             )->RunResult:
-    "Run one step under its lock (STEP 0-1: the data lock; STEP 2-3: the run lock) and record what it gave."
+    "Run one step under its lock (STEP 0-1: each source under its data lock; STEP 2-3: the run lock) and record what it gave."
     if step not in STEPS: raise ValueError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
     r = result or RunResult(cfg)
     if not is_leader(cfg):  # multi-node: node 0 converts, records and writes results; this node waits, then trains
         if step == "train": r.started = time.time(); r.launch = launch_follower(cfg)
         return r
     if step in ("convert", "register"):
-        with data_lock(cfg):
-            if step == "convert": r.report = convert(cfg, quiet=quiet, force=force)
-            else: r.info_path = register(cfg, quiet=quiet)
+        reports = []
+        for c in cfg.source_configs():
+            with data_lock(c):
+                if step == "convert": reports.append(convert(c, quiet=quiet, force=force))
+                else: r.info_path = register(c, quiet=quiet)
+        if reports: r.report, r.reports = reports[0], reports
         return r
     lock = run_lock(cfg)
     try:

@@ -29,7 +29,7 @@ def length_stats(tokens:list[int], # token length of each sample
                 )->dict:
     "Summary of sample lengths: count, min/mean/max, percentiles, turns, over cutoff_len and over 128k."
     t = sorted(tokens)
-    return dict(count=len(t), tokens=dict(min=t[0] if t else None, mean=round(statistics.fmean(t), 1) if t else None, max=t[-1] if t else None,
+    return dict(count=len(t), tokens=dict(total=sum(t), min=t[0] if t else None, mean=round(statistics.fmean(t), 1) if t else None, max=t[-1] if t else None,
                 p50=_pct(t, .5), p90=_pct(t, .9), p99=_pct(t, .99)),
                 turns=dict(min=min(turns, default=None), mean=round(statistics.fmean(turns), 1) if turns else None, max=max(turns, default=None)),
                 cutoff_len=cutoff_len, over_cutoff_len=sum(x > cutoff_len for x in t), over_128k=sum(x > 131072 for x in t))
@@ -55,6 +55,7 @@ class ConvertReport:
     over_length: dict = field(default_factory=dict) # what conversion.over_length did (policy, over_cutoff, truncated, dropped, ...)
     up_to_date: bool = False # True when a rerun found the outputs current and skipped the work
     eval: dict = field(default_factory=dict) # the held-out split (conversion.eval_instances): path, instances, samples, train_instances
+    format: str = ""         # the rows' format and how it was chosen (local_lf), e.g. `alpaca (auto: ...)`
     sources: dict = field(default_factory=dict) # source each kept trial was read from (litellm, claude-code-session, opencode-events, atif)
 
     def __post_init__(self):
@@ -69,6 +70,7 @@ class ConvertReport:
         rows = [("kept", self.kept, "")] + [(k, v, REJECT_REASONS.get(k, "")) for k, v in sorted(self.rejected.items(), key=lambda kv: -kv[1])]
         lines += [f"  {k:<24}{v:>7}  {d}" for k, v, d in rows]
         for k, v in sorted(self.conversation_rejects.items()): lines.append(f"  conversations dropped in kept trials, {k}: {v}")
+        if self.format: lines.append(f"  format: {self.format}")
         if self.scaffolds: lines.append("  scaffolds: " + ", ".join(f"{k} {v}" for k, v in sorted(self.scaffolds.items())))
         if self.sources: lines.append("  sources: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())))
         for k, v in sorted(self.warnings.items()): lines.append(f"  warning {k}: {v}")

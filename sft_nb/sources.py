@@ -5,7 +5,8 @@
 # %% ../nbs/03h_sources.ipynb #337a87f1
 from __future__ import annotations
 from .core import did_you_mean
-from .config import Config, ConfigError, Finding, INPUT, error
+from dataclasses import replace
+from .config import Config, ConfigError, Finding, INPUT, SourceCfg, error
 from .source import Source
 from .harbor import HarborJob
 from .local_lf import LocalLF
@@ -23,17 +24,24 @@ SOURCES:dict[str, Source] = {
 for _name, _source in SOURCES.items(): _source.name = _name  # each source knows the type it is registered under
 
 # %% ../nbs/03h_sources.ipynb #cfd5c16f
-def source_for(cfg:Config, # a loaded config
+def source_for(cfg:Config|SourceCfg, # a loaded config (its `source`), or one source block of `sources`
               )->Source:
-    "The `Source` of `cfg.source.type` (the first registered one when unset); a `ConfigError` naming the key if there is none."
-    s = SOURCES.get(cfg.source.type or next(iter(SOURCES)))
-    if s is None: raise ConfigError(source_findings(cfg))
-    return s
+    "The `Source` of a block's `type` (the first registered one when unset); a `ConfigError` naming the key if there is none."
+    block = cfg.source if isinstance(cfg, Config) else cfg
+    t = block.type or next(iter(SOURCES))
+    if t not in SOURCES: raise ConfigError([_unknown(t, f"{INPUT}.source.type")])
+    return SOURCES[t]
+
+def _unknown(t:str, key:str)->Finding:
+    return error(key, f"{t!r} is not a source type", did_you_mean(t, SOURCES, f"use one of: {', '.join(SOURCES)}"))
 
 def source_findings(cfg:Config, # a loaded config
                   )->list[Finding]:
-    "Problems with the `source` block: an unknown type, or what its `Source` finds."
-    t = cfg.source.type or next(iter(SOURCES))
-    if t not in SOURCES:
-        return [error(f"{INPUT}.source.type", f"{t!r} is not a source type", did_you_mean(t, SOURCES, f"use one of: {', '.join(SOURCES)}"))]
-    return SOURCES[t].validate(cfg)
+    "Problems with the `source` block, or with each of `sources` (keys `sources[i]....`): an unknown type, or what its `Source` finds."
+    out = []
+    for i, c in enumerate(cfg.source_configs()):
+        t = c.source.type or next(iter(SOURCES))
+        found = [_unknown(t, f"{INPUT}.source.type")] if t not in SOURCES else SOURCES[t].validate(c)
+        if cfg.sources: found = [replace(f, key=f.key.replace(f"{INPUT}.source.", f"{INPUT}.sources[{i}].", 1)) for f in found]
+        out += found
+    return out

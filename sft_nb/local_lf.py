@@ -10,7 +10,7 @@ from .config import Config, Finding, INPUT, error
 from .encode import fit_summary, over_length_fitter
 from .instruct import COLUMN_ROLES, ROW_FORMATS, column_map, detect_format, read_rows, row_messages
 from .rejects import Rejected
-from .render import ChatRenderer, render_sample
+from .render import ChatRenderer, is_rendered, render_sample
 from .source import ConvertReport, OutputFiles, Source, TokenCounter, length_stats, progress
 
 # %% auto #0
@@ -31,12 +31,13 @@ def convert_rows(cfg:Config, renderer:ChatRenderer, path:Path, source_type:str)-
     with OutputFiles(cfg, im=False) as out:
         for i, (line, row) in enumerate(progress(rows, len(rows), f"convert {cfg.data_name}", unit="row")):
             try:
-                r = render_sample(renderer, row_messages(row, fmt, cols, str(path), line), None, "fast")
-                lf, text = r.turns, r.text
+                msgs = row_messages(row, fmt, cols, str(path), line)
+                if is_rendered(renderer.family, msgs): lf, text = msgs, "".join(m["content"] for m in msgs)  # already cut for this model
+                else: r = render_sample(renderer, msgs, None, "fast"); lf, text = r.turns, r.text
                 if fit:
                     f = fit(lf); fits.append(f)
                     if f.messages is None: raise Rejected("over_cutoff_len", f.detail, str(path), line)
-                    if f.messages != lf: lf, text = f.messages, renderer.render(f.messages)
+                    if f.messages != lf: lf, text = f.messages, "".join(m["content"] for m in f.messages)
             except Rejected as e:
                 rejected[e.reason] += 1
                 out.reject({**e.record(None, None), "file": e.file or str(path), "line": e.line or line, "index": i, "level": "row"}); continue

@@ -77,6 +77,9 @@ class InfrastructureCfg:
     node_rank: int = 0
     master_addr: str = "127.0.0.1"
     master_port: int = 29500
+    gpu_type: str = "H100"            # for the time estimate: H100 | H200 | A100 | B200 | L40S
+    gpu_peak_tflops: float|None = None # dense bf16 peak per GPU; null: the gpu_type's
+    assumed_mfu: float = 0.35         # model FLOPs utilisation the estimate assumes (the archive records the measured one)
 
 @dataclass
 class ExperimentCfg:
@@ -105,6 +108,7 @@ CHOICES = {
     "training.stage": ["sft", "pt", "rm", "ppo", "dpo", "kto"],
     "training.finetuning_type": ["full", "lora", "freeze", "oft"],
     "training.flash_attn": ["auto", "disabled", "sdpa", "fa2", "fa3"],
+    "infrastructure.gpu_type": ["H100", "H200", "A100", "B200", "L40S"],
     "training.rope_scaling": ["linear", "dynamic", "yarn", "llama3"],
     "training.lr_scheduler_type": ["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
                                    "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau",
@@ -177,6 +181,7 @@ def check_training(raw:dict|None, problems:list[Problem])->dict:
     for k, v in dict(raw or {}).items():
         key = f"{INPUT}.training.{k}"
         if v is None: continue
+        if k == "packing" and v == "auto": out[k] = v; continue  # resolved from the data's lengths (sft_nb.estimate)
         if k in TRAINING_TYPES:
             try: v = coerce(v, TRAINING_TYPES[k], key)
             except ConfigError as e: problems.extend(e.problems); continue

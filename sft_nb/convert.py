@@ -102,16 +102,19 @@ def render_lf(renderer:ChatRenderer, messages:list[dict], tools:list[dict], reas
 # %% ../nbs/04_convert.ipynb #63cdb35c
 def _pct(xs:list, q:float): return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
 
-def length_stats(tokens:list[int], # token length of each sample
+def length_stats(tokens:list[int]|None, # token length of each sample (None: not tokenized, see the tokenize step)
                  turns:list[int], # number of turns of each sample
                  cutoff_len:int, # training cutoff
+                 chars:list[int]|None=None, # rendered characters of each sample
                 )->dict:
-    "Summary of sample lengths: count, min/mean/max, percentiles, turns, over cutoff_len and over 128k."
-    t = sorted(tokens)
-    return dict(count=len(t), tokens=dict(min=t[0] if t else None, mean=round(statistics.fmean(t), 1) if t else None, max=t[-1] if t else None,
-                p50=_pct(t, .5), p90=_pct(t, .9), p99=_pct(t, .99)),
+    "Summary of sample lengths: count, token min/mean/max and percentiles, turns, over cutoff_len and 128k, characters."
+    t = sorted(tokens or [])
+    return dict(count=len(turns), tokens=dict(min=t[0] if t else None, mean=round(statistics.fmean(t), 1) if t else None, max=t[-1] if t else None,
+                p50=_pct(t, .5), p90=_pct(t, .9), p99=_pct(t, .99)) if tokens is not None else None,
                 turns=dict(min=min(turns, default=None), mean=round(statistics.fmean(turns), 1) if turns else None, max=max(turns, default=None)),
-                cutoff_len=cutoff_len, over_cutoff_len=sum(x > cutoff_len for x in t), over_128k=sum(x > 131072 for x in t))
+                cutoff_len=cutoff_len, over_cutoff_len=sum(x > cutoff_len for x in t) if tokens is not None else None,
+                over_128k=sum(x > 131072 for x in t) if tokens is not None else None,
+                chars=sum(chars) if chars is not None else None, sample_chars=chars)
 
 # %% ../nbs/04_convert.ipynb #4ce3269e
 @dataclass
@@ -237,7 +240,8 @@ def convert_harbor(cfg:Config, renderer:ChatRenderer)->ConvertReport:
     c, job = cfg.conversion, resolve_job_dir(cfg)
     exclude = read_exclude_repos(cfg.resolve(c.exclude_repos_file)) if c.exclude_repos_file else None
     seen, kept, rejected, conv_rej, scaffolds, reasoning, warnings, turns = 0, 0, Counter(), Counter(), Counter(), Counter(), Counter(), []
-    counter, fit, fits = TokenCounter(renderer), over_length_fitter(cfg), []
+    fit, fits, chars = over_length_fitter(cfg), [], []
+    counter = TokenCounter(renderer) if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
     items = iter_job(job, cfg.source.scaffold, c.instance_status, exclude, c.reasoning_check, c.reasoning_ratio)
     with OutputFiles(cfg) as out:
         for trial, scaffold, convs, bad in _progress(items, len(list_trials(job)), f"convert {cfg.data_name}"):
@@ -259,17 +263,19 @@ def convert_harbor(cfg:Config, renderer:ChatRenderer)->ConvertReport:
             for conv, kind, text, sample_turns in rendered:
                 out.sample({"messages": sample_turns, "id": trial.instance_id}, im_record(conv, trial, scaffold, kind))
                 reasoning[kind] += 1
-                counter.add(text)
+                chars.append(len(text))
+                if counter: counter.add(text)
                 turns.append(len(sample_turns))
-    tokens = counter.finish()
-    return ConvertReport(cfg.data_name, "harbor_job", out.paths["lf"], out.paths["im"], out.paths["rejects"], seen, kept, len(tokens),
+    tokens = counter.finish() if counter else None
+    return ConvertReport(cfg.data_name, "harbor_job", out.paths["lf"], out.paths["im"], out.paths["rejects"], seen, kept, len(chars),
                          dict(rejected), dict(conv_rej), dict(scaffolds), dict(reasoning), dict(warnings),
-                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)), fit_summary(cfg.conversion.over_length, fits) if fit else {})
+                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars), fit_summary(cfg.conversion.over_length, fits) if fit else {})
 
 # %% ../nbs/04_convert.ipynb #9b9206c1
 def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str, source_type:str)->ConvertReport:
     "Check LF samples and write the valid ones to lf_data/<data_name>.json."
-    rejected, tokens, turns, fit, fits = Counter(), [], [], over_length_fitter(cfg), []
+    rejected, turns, fit, fits, chars = Counter(), [], over_length_fitter(cfg), [], []
+    tokens = [] if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
     with OutputFiles(cfg, im=False) as out:
         for i, s in enumerate(samples):
             try:
@@ -283,9 +289,10 @@ def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str,
                 rejected[r.reason] += 1
                 out.reject({**r.record(None, None), "file": source, "line": r.line, "index": i, "level": "sample"}); continue
             out.sample({"messages": msgs, **({"id": str(s["id"])} if isinstance(s, dict) and "id" in s else {})})
-            tokens.append(renderer.count(renderer.render(msgs))); turns.append(len(msgs))
-    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(samples), len(tokens), len(tokens),
-                         dict(rejected), stats=length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)),
+            text = renderer.render(msgs); chars.append(len(text)); turns.append(len(msgs))
+            if tokens is not None: tokens.append(renderer.count(text))
+    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(samples), len(chars), len(chars),
+                         dict(rejected), stats=length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars),
                          over_length=fit_summary(cfg.conversion.over_length, fits) if fit else {})
 
 def convert_local_lf(cfg:Config, renderer:ChatRenderer)->ConvertReport:

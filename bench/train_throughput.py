@@ -136,7 +136,7 @@ def main():
     ap.add_argument("--sigma", type=float, default=1.1)
     ap.add_argument("--cutoff", type=int, default=1024)
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--variants", nargs="+", default=["lf_defaults", "sft_nb", "group_by_length", "packing", "neat_packing"])
+    ap.add_argument("--variants", nargs="*", default=["lf_defaults", "sft_nb", "group_by_length", "packing", "neat_packing"])
     ap.add_argument("--repeat", type=int, default=2, help="runs per variant, alternating; the fastest counts")
     ap.add_argument("--big-steps", type=int, default=3, help="steps of the real-size row (0: skip it)")
     ap.add_argument("--big-cutoff", type=int, default=128)

@@ -15,8 +15,8 @@ __all__ = ['COMMANDS', 'build_parser', 'cmd_check', 'print_config_error', 'Termi
 # %% ../nbs/09_cli.ipynb #2524fb24
 COMMANDS = {
     "check": "validate the config and print the plan (no torch; --deep adds LLaMA-Factory's own parser and template parity)",
-    "dataprep": "STEP 0 only: convert the data",
-    "train": "STEP 0-3: convert, register, train, results",
+    "dataprep": "STEP 0-1b: convert, register and tokenize the data (--no-tokenize: convert only)",
+    "train": "STEP 0-3: convert, register, tokenize, train, results",
     "run": "check, then STEP 0-3, then archive the run even if training fails or is interrupted (scripts/start.sh)",
     "show-mask": "print which tokens of one converted sample are trained (label mask)",
     "archive": "archive a finished run into artifacts/runs/<run> and the index",
@@ -39,6 +39,7 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--json", action="store_true", help="print the findings and the plan as JSON")
             s.add_argument("--deep", action="store_true", help="also run LLaMA-Factory's parser (subprocess, cached) and template parity")
         if name in ("dataprep", "train", "run"): s.add_argument("--force", action="store_true", help="reconvert even if STEP 0's outputs are current")
+        if name == "dataprep": s.add_argument("--no-tokenize", action="store_true", help="STEP 0 only: convert, without registering and tokenizing")
         if name == "show-mask":
             s.add_argument("--index", type=int, default=0, help="which sample (0-based)")
             s.add_argument("--color", action="store_true", help="ANSI colors instead of {+ +} / [- -] marks")
@@ -142,7 +143,8 @@ def main(argv:list[str]|None=None)->int:
         if args.command == "run": return cmd_run(cfg, force=args.force)
         if args.command in ("dataprep", "train"):
             from sft_nb.pipeline import run_pipeline
-            run_pipeline(cfg, steps=("convert",) if args.command == "dataprep" else ("convert", "register", "train", "results"), force=args.force)
+            steps = ("convert", "register", "tokenize") if args.command == "dataprep" else ("convert", "register", "tokenize", "train", "results")
+            run_pipeline(cfg, steps=("convert",) if getattr(args, "no_tokenize", False) else steps, force=args.force)
             return 0
         return cmd_other(args, cfg)
     except ConfigError as e:

@@ -99,7 +99,7 @@ def run_lock(cfg:Config):
     return lock
 
 # %% ../nbs/08_pipeline.ipynb #7992b460
-STEPS = ("convert", "register", "train", "results")
+STEPS = ("convert", "register", "tokenize", "train", "results")
 
 @dataclass
 class RunResult:
@@ -107,6 +107,7 @@ class RunResult:
     cfg: Config
     report: object = None      # ConvertReport (STEP 0)
     info_path: Path|None = None # dataset_info.json (STEP 1)
+    tokenized: Path|None = None # the tokenize step's cache folder (STEP 1b)
     launch: object = None      # LaunchResult (STEP 2)
     plot: Path|None = None     # loss curves (STEP 3)
     output: dict|None = None   # runtime_info.output written (STEP 3)
@@ -127,10 +128,13 @@ def run_pipeline(cfg:Config, # a loaded config
         with data_lock(cfg):
             if "convert" in steps: r.report = convert(cfg, quiet=quiet, force=force)
             if "register" in steps: r.info_path = register(cfg, quiet=quiet)
+    if "tokenize" in steps:
+        from sft_nb.tokenized import ensure_tokenized
+        r.tokenized = ensure_tokenized(cfg, quiet=quiet)
     if "train" not in steps and "results" not in steps: return r
     lock, started = run_lock(cfg), time.time()
     try:
-        if "train" in steps: r.launch = launch(cfg, write_train_yaml(cfg))
+        if "train" in steps: r.launch = launch(cfg, write_train_yaml(cfg, tokenized_path=r.tokenized))
         if "results" in steps:
             r.plot = plot_losses(cfg.output_dir, title=cfg.run_name)
             r.output = run_output(cfg, r.launch, r.plot, started if r.launch else 0)

@@ -77,3 +77,30 @@ def test_token_changing_edits_miss_the_cache(cfg):
     finally:
         data.write_bytes(raw); tok_cfg.write_bytes(tok_raw)
     assert cache_key(args) == key
+
+
+def test_training_loads_the_tokenized_cache(cfg):
+    "The pipeline's YAML sets tokenized_path, and LLaMA-Factory loads it instead of preprocessing."
+    from sft_nb.config import load_config
+    c = load_config(cfg.path, ["training.cutoff_len=512", "training.max_steps=2", "training.save_steps=100"], run_name="tok-train")
+    r = run_pipeline(c, ("convert", "register", "tokenize", "train"), quiet=True)
+    log = r.launch.log_path.read_text()
+    assert f"Loaded tokenized dataset from {r.tokenized}" in log
+    assert "Running tokenizer on dataset" not in log
+    import yaml
+    assert yaml.safe_load((c.artifacts / "training_config" / "tok-train.yaml").read_text())["tokenized_path"] == str(r.tokenized)
+
+
+def test_dataprep_tokenizes_unless_told_not_to(own_project):
+    "`sft-nb dataprep` builds the cache; `--no-tokenize` only converts."
+    from conftest import BIN, run
+    from sft_nb.tokenized import tokenized_root
+    base = [BIN / "sft-nb", "dataprep", "--config", own_project / "config.yaml", "--set", "training.cutoff_len=300"]
+    c = load_config(own_project / "config.yaml", ["training.cutoff_len=300"], run_name="x")
+    before = set(tokenized_root(c).glob("*.stats.json"))
+    res = run([*base, "--no-tokenize"])
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "STEP 1b" not in res.stdout and set(tokenized_root(c).glob("*.stats.json")) == before
+    res = run(base)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "STEP 1b tokenize built" in res.stdout and len(set(tokenized_root(c).glob("*.stats.json")) - before) == 1

@@ -126,7 +126,7 @@ for d in sorted(p for p in job.iterdir() if p.is_dir()):
 
 TOKENIZE = r"""
 import json, sys
-from sft_nb.convert import ChatRenderer
+from sft_nb.render import ChatRenderer
 r = ChatRenderer(sys.argv[1])
 texts = [r.render(rec["messages"], rec["tools"]) for rec in map(json.loads, open(sys.argv[2]))]
 r.count_batch(texts)

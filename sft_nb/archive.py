@@ -9,18 +9,19 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from filelock import FileLock
 from ruamel.yaml import YAML
-from .core import atomic_write_text, atomic_write_json, check_safe_name
+from .core import atomic_write_text, atomic_write_json, check_safe_name, checkpoint_dirs, read_json, round_trip_yaml
 from .config import Config, load_config, read_yaml, to_plain
-from .results import (EMA_ALPHA, ema, run_health, run_output, run_table, verdict_table, health_verdicts, throughput,
-                            write_health, read_json)
+from .lfargs import TRAIN_DEFAULTS, dump_yaml
+from .results import (EMA_ALPHA, ema, run_health, run_output, run_table, verdict_table, health_verdicts, health_level, throughput,
+                            write_health)
 
 # %% auto #0
 __all__ = ['REDACTED', 'SECRET_NAME', 'NOT_SECRET', 'PACKAGES', 'RUN_FILES', 'TEXT_SUFFIXES', 'INDEX_HPARAMS', 'RUNS_COLUMNS',
            'RUN_SPECIFIC', 'is_secret_name', 'scrub', 'redact', 'known_secrets', 'config_snapshot', 'resolved_config',
            'package_versions', 'git_commit', 'provenance', 'run_logs', 'papermill_notebook', 'run_files', 'store_file',
-           'read_index', 'update_index', 'index_entry', 'checkpoints', 'write_manifest', 'archive_run',
-           'config_for_run', 'runs_table', 'format_runs', 'run_dir', 'run_config', 'config_diff', 'run_metrics',
-           'plot_comparison', 'Comparison', 'compare_runs']
+           'read_index', 'update_index', 'index_entry', 'write_manifest', 'archive_run', 'config_for_run', 'runs_table',
+           'format_runs', 'run_dir', 'run_config', 'config_diff', 'run_metrics', 'plot_comparison', 'Comparison',
+           'compare_runs']
 
 # %% ../nbs/11_archive.ipynb #6e56a5dc
 REDACTED = "<redacted>"
@@ -63,8 +64,7 @@ def known_secrets(cfg:Config|None=None, min_len:int=8)->list[str]:
 # %% ../nbs/11_archive.ipynb #ceba39d2
 def config_snapshot(cfg:Config, secrets:list[str]=())->str:
     "The config file's text, secrets redacted, comments and key order kept."
-    y = YAML(); y.preserve_quotes = True; y.width = 4096
-    y.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    y = round_trip_yaml()
     doc = _redact(y.load(cfg.path.read_text(encoding="utf-8")), list(secrets), False)
     buf = io.StringIO(); y.dump(doc, buf)
     return buf.getvalue()
@@ -161,7 +161,6 @@ def update_index(artifacts:Path, # the artifacts folder
                  entry:dict, # one run's entry (its `run` replaces an older entry of that run)
                 )->Path:
     "Add `entry` to `artifacts/index.yaml` under a file lock, atomically."
-    from sft_nb.train import dump_yaml
     p = Path(artifacts)/"index.yaml"
     p.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(p) + ".lock", timeout=120):
@@ -170,7 +169,6 @@ def update_index(artifacts:Path, # the artifacts folder
 
 def index_entry(cfg:Config, output:dict, health:dict)->dict:
     "The index entry of an archived run."
-    from sft_nb.train import TRAIN_DEFAULTS
     t, i = {**TRAIN_DEFAULTS, **cfg.training}, cfg.infrastructure
     return {"run": cfg.run_name, "time": datetime.datetime.now().isoformat(timespec="seconds"), "status": output.get("status"),
             "health": health["health"], "final_loss": output.get("final_loss"), "steps": output.get("total_steps"),
@@ -179,16 +177,11 @@ def index_entry(cfg:Config, output:dict, health:dict)->dict:
             "archive": f"runs/{cfg.run_name}", "output_dir": str(cfg.output_dir)}
 
 # %% ../nbs/11_archive.ipynb #36bdb9dc
-def checkpoints(output_dir:Path)->list[Path]:
-    "The `checkpoint-N` folders of an output dir, by N."
-    cps = [p for p in Path(output_dir).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return sorted(cps, key=lambda p: int(p.name.split("-")[-1]))
-
 def write_manifest(cfg:Config, dest:Path, files:dict[str, Path], output:dict)->Path:
     "`manifest.json` of an archive: its files (size, source) and the checkpoints it references."
     return atomic_write_json(dest/"manifest.json", {
         "run": cfg.run_name, "archived_at": datetime.datetime.now().isoformat(timespec="seconds"), "output_dir": str(cfg.output_dir),
-        "model": output.get("checkpoint"), "checkpoints": [str(p) for p in checkpoints(cfg.output_dir)],
+        "model": output.get("checkpoint"), "checkpoints": [str(p) for p in checkpoint_dirs(cfg.output_dir)],
         "sources": {k: str(v) for k, v in files.items()},
         "files": {str(p.relative_to(dest)): p.stat().st_size for p in sorted(dest.rglob("*")) if p.is_file() and p.name != "manifest.json"}})
 
@@ -199,7 +192,6 @@ def archive_run(cfg:Config, # the config of the run (its run_name and overrides)
                 status:str|None=None, # override the status (e.g. `interrupted`)
                )->Path: # artifacts/runs/<run>
     "Archive a run into `artifacts/runs/<run>/` and add it to `artifacts/index.yaml`."
-    from sft_nb.train import TRAIN_DEFAULTS
     if notebook is not None and not Path(notebook).is_file(): raise FileNotFoundError(f"notebook {notebook} not found")
     files = run_files(cfg, notebook)
     if not [k for k in files if not k.startswith("data/")]: raise FileNotFoundError(f"nothing to archive for run {cfg.run_name}: no output in {cfg.output_dir}, "
@@ -208,8 +200,10 @@ def archive_run(cfg:Config, # the config of the run (its run_name and overrides)
     if status: output["status"] = status
     dest, secrets = cfg.artifacts/"runs"/cfg.run_name, known_secrets(cfg)
     for name, src in files.items(): store_file(src, dest/name, secrets)
-    h = run_health(dest, cfg.training.get("lr_scheduler_type", TRAIN_DEFAULTS["lr_scheduler_type"]), cfg.global_batch)
-    write_health(dest, h)
+    h = read_json(dest/"health.json") if "health.json" in files else {}  # what STEP 3 judged, when it ran
+    if "health" not in h:
+        h = run_health(dest, cfg.training.get("lr_scheduler_type", TRAIN_DEFAULTS["lr_scheduler_type"]), cfg.global_batch)
+        write_health(dest, h)
     atomic_write_text(dest/"config.yaml", config_snapshot(cfg, secrets))
     atomic_write_json(dest/"config.resolved.json", resolved_config(cfg, secrets))
     atomic_write_json(dest/"output.json", redact(to_plain(output), secrets))
@@ -298,7 +292,7 @@ def run_metrics(artifacts:Path, run:str)->dict:
     return {"final_loss": last(tl.loss), "min_loss": float(tl.loss.min()) if len(tl) else None, "eval_loss": last(ev.eval_loss),
             "steps": tp["step"], "epoch": last(t.epoch.dropna()), "tokens_seen": tp["tokens_seen"], "runtime_s": tp["elapsed_s"],
             "steps_per_s": tp["steps_per_s"], "tokens_per_s": tp["tokens_per_s"],
-            "health": "error" if any(v.level == "error" for v in vs) else "warning" if vs else "ok",
+            "health": health_level(vs),
             "verdicts": ", ".join(v.code for v in vs)}
 
 # %% ../nbs/11_archive.ipynb #06795466

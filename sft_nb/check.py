@@ -7,34 +7,26 @@ from __future__ import annotations
 import ast, difflib, functools, hashlib, importlib.util, json, os, re, shutil, subprocess, sys, tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from .config import Config, INPUT
-from .core import atomic_write_json
-from .demo import resolve_model_path
-from .train import deepspeed_path, train_args
+from .config import Config, Finding, INPUT, error, warning
+from .core import atomic_write_json, did_you_mean
 from .convert import file_stamp
+from .data import load_conversations
+from .demo import resolve_model_path
+from .encode import LFEncoder, parity_check
+from .lfargs import TRAIN_DEFAULTS, deepspeed_path, train_args
+from .plan import plan as make_plan
+from .sources import source_findings
 
 # %% auto #0
-__all__ = ['T', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'TUNABLE_KEYS', 'LF_PARSE', 'RUN_SPECIFIC', 'Finding',
-           'error', 'warning', 'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates', 'did_you_mean',
-           'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning',
-           'check_template', 'check_checkpoints', 'visible_gpus', 'check_experiment', 'check_deepspeed_file',
-           'check_infrastructure', 'check_data', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable',
-           'parse_key', 'lf_parse', 'check_lf_parser', 'cached_lf_parse', 'run_checks']
+__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'TUNABLE_KEYS', 'LF_PARSE', 'RUN_SPECIFIC',
+           'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates', 'check_training_keys',
+           'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning', 'check_template',
+           'check_checkpoints', 'visible_gpus', 'check_experiment', 'check_deepspeed_file', 'check_infrastructure',
+           'check_data', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable', 'parse_key',
+           'lf_parse', 'check_lf_parser', 'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
 
 # %% ../nbs/06b_check.ipynb #268d7a3d
 T = f"{INPUT}.training"
-
-@dataclass
-class Finding:
-    "One problem: an `error` stops the run, a `warning` is worth reading."
-    level: str # error | warning
-    key: str   # full key path (or a file)
-    what: str  # what is wrong
-    fix: str   # what to do
-    def __str__(self): return f"{self.level.upper()} {self.key}: {self.what} -> {self.fix}"
-
-def error(key, what, fix): return Finding("error", key, what, fix)
-def warning(key, what, fix): return Finding("warning", key, what, fix)
 
 # %% ../nbs/06b_check.ipynb #956a1c62
 def package_dir(name:str)->Path:
@@ -65,14 +57,12 @@ def lf_templates()->dict[str, bool]:
     return {m.group(1): "ReasoningTemplate" in b.split("\n)\n")[0] for b in blocks if (m := re.search(r'name="([^"]+)"', b))}
 
 # %% ../nbs/06b_check.ipynb #d613876c
-def did_you_mean(word:str, known)->str:
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.75)
-    return f"did you mean `{close[0]}`?" if close else "remove it, or check LLaMA-Factory's argument list"
+LF_UNKNOWN = "remove it, or check LLaMA-Factory's argument list"
 
 def check_training_keys(cfg:Config)->list[Finding]:
     "Training keys LLaMA-Factory does not know."
     known = lf_argument_names()
-    return [error(f"{T}.{k}", "unknown LLaMA-Factory argument", did_you_mean(k, known)) for k in cfg.training if k not in known]
+    return [error(f"{T}.{k}", "unknown LLaMA-Factory argument", did_you_mean(k, known, LF_UNKNOWN)) for k in cfg.training if k not in known]
 
 GPU_FEATURES = {"flash_attn": ("flash_attn", lambda v: v in ("fa2", "fa3")), "enable_liger_kernel": ("liger_kernel", bool),
                 "use_unsloth_gc": ("unsloth", bool), "use_unsloth": ("unsloth", bool)}
@@ -114,7 +104,7 @@ def data_reasoning(cfg:Config)->dict:
 def check_template(cfg:Config, reasoning:dict)->list[Finding]:
     "The template exists, and its own thinking handling does not fight the data's reasoning."
     name, templates = cfg.training.get("template", "qwen3_nothink"), lf_templates()
-    if name not in templates: return [error(f"{T}.template", f"{name!r} is not a LLaMA-Factory template", did_you_mean(name, templates))]
+    if name not in templates: return [error(f"{T}.template", f"{name!r} is not a LLaMA-Factory template", did_you_mean(name, templates, LF_UNKNOWN))]
     if not templates[name]: return []
     slow, fast, thinking = reasoning.get("slow", 0), reasoning.get("fast", 0), cfg.training.get("enable_thinking", True)
     if slow and thinking is False:
@@ -189,11 +179,7 @@ def check_infrastructure(cfg:Config, gpus:int)->list[Finding]:
 # %% ../nbs/06b_check.ipynb #7436d1da
 def check_data(cfg:Config)->list[Finding]:
     "Inputs exist; the registered dataset points at a current, non-empty file; the model folder is complete."
-    s, out, k = cfg.source, [], f"{INPUT}.source"
-    if s.type == "harbor_job" and s.job_dir != "demo" and not cfg.resolve(s.job_dir).is_dir():
-        out.append(error(f"{k}.job_dir", f"{cfg.resolve(s.job_dir)} not found", "point it at a Harbor job folder"))
-    if s.type == "local_lf" and not cfg.resolve(s.lf_path).is_file():
-        out.append(error(f"{k}.lf_path", f"{cfg.resolve(s.lf_path)} not found", "point it at a LLaMA-Factory JSON/JSONL file"))
+    out = source_findings(cfg)
     if cfg.conversion.exclude_repos_file and not cfg.resolve(cfg.conversion.exclude_repos_file).is_file():
         out.append(error(f"{INPUT}.conversion.exclude_repos_file", f"{cfg.resolve(cfg.conversion.exclude_repos_file)} not found", "fix the path or set it to null"))
     try: entry = json.loads((cfg.lf_data_dir/"dataset_info.json").read_text()).get(cfg.dataset_key)
@@ -231,7 +217,6 @@ TUNABLE_KEYS = {"max_instances": ("conversion", "max_instances")}
 
 def current_value(cfg:Config, name:str):
     "The current value of a tunable parameter (training keys, or conversion.max_instances)."
-    from sft_nb.train import TRAIN_DEFAULTS
     if name in TUNABLE_KEYS: sec, key = TUNABLE_KEYS[name]; return getattr(getattr(cfg, sec), key)
     return cfg.training.get(name, TRAIN_DEFAULTS.get(name))
 
@@ -247,7 +232,7 @@ def check_tunable(cfg:Config)->list[Finding]:
         if rng[0] > rng[1]: out.append(error(key, f"low {rng[0]} > high {rng[1]}", "swap them")); continue
         v = current_value(cfg, name)
         if v is None and name not in TUNABLE_KEYS and name not in lf_argument_names():
-            out.append(error(key, "is not a training argument sft_nb can tune", did_you_mean(name, lf_argument_names())))
+            out.append(error(key, "is not a training argument sft_nb can tune", did_you_mean(name, lf_argument_names(), LF_UNKNOWN)))
         elif isinstance(v, (int, float)) and not rng[0] <= v <= rng[1]:
             out.append(error(key, f"current value {v} is outside [{rng[0]}, {rng[1]}]", "widen the range or change the value"))
     return out
@@ -300,6 +285,18 @@ def cached_lf_parse(cfg:Config)->dict|None:
     hit = cfg.artifacts/".cache"/"lf_parse"/f"{parse_key(train_args(cfg, model_path=resolve_model_path(cfg, build=False)))}.json"
     return json.loads(hit.read_text()) if hit.exists() else None
 
+# %% ../nbs/06b_check.ipynb #80f118db
+def parity_warning(cfg:Config, max_samples:int=20)->str|None:
+    "A warning naming the first sample whose LLaMA-Factory encoding differs from the chat template; None if all agree or no data yet."
+    if not (cfg.lf_data_dir/f"{cfg.data_name}.json").is_file(): return None
+    try: results = parity_check(LFEncoder.from_config(cfg), load_conversations(cfg), max_samples)
+    except ValueError as e: return f"template parity not checked: {e}"
+    bad = [p for p in results if not p.same]
+    if not bad: return None
+    return (f"training.template {bad[0].template!r}: {len(bad)} of {len(results)} samples checked encode differently from the model's "
+            f"chat template, so training sees text that inference will not\n{bad[0]}\n"
+            f"  -> choose the template that matches the model (e.g. qwen3_nothink for ChatML data rendered by sft_nb)")
+
 # %% ../nbs/06b_check.ipynb #eaf0f267
 def run_checks(cfg:Config, # a loaded config
                deep:bool=False, # also run LLaMA-Factory's own parser on the arguments (subprocess, cached)
@@ -308,7 +305,6 @@ def run_checks(cfg:Config, # a loaded config
                parity:bool|None=None, # also check template parity on the converted data (imports torch; default: `deep`)
               )->list[Finding]:
     "Every problem with this config, its files and this machine; errors first."
-    from sft_nb.pipeline import plan as make_plan
     env = dict(os.environ if env is None else env)
     gpus, p = visible_gpus(env), plan or make_plan(cfg)
     found = (check_training_keys(cfg) + check_gpu_features(cfg, gpus) + check_long_context(cfg, model_config(cfg))
@@ -316,6 +312,10 @@ def run_checks(cfg:Config, # a loaded config
              + check_infrastructure(cfg, gpus) + check_data(cfg) + check_arithmetic(cfg, p) + check_tunable(cfg))
     if deep and not any(f.level == "error" and f.key.startswith(T) for f in found): found += check_lf_parser(cfg)
     if (deep if parity is None else parity):
-        from sft_nb.views import parity_warning
         if (w := parity_warning(cfg)): found.append(warning(f"{T}.template", w, "see nbs/explore.ipynb (template parity)"))
     return sorted(found, key=lambda f: f.level != "error")
+
+# %% ../nbs/06b_check.ipynb #b5522537
+def preflight(cfg:Config, deep:bool=True)->list:
+    "The errors that must stop this run (an empty list when it may go)."
+    return [f for f in run_checks(cfg, deep=deep, parity=False) if f.level == "error"]

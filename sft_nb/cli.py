@@ -57,7 +57,7 @@ def build_parser()->argparse.ArgumentParser:
 # %% ../nbs/09_cli.ipynb #20bc7d71
 def cmd_check(cfg, deep:bool=False, as_json:bool=False, parity:bool|None=None)->int:
     "Print the plan and the findings; 2 if there is an error."
-    from sft_nb.pipeline import plan, format_plan
+    from sft_nb.plan import plan, format_plan
     from sft_nb.check import run_checks, cached_lf_parse
     t0 = time.time()
     p = plan(cfg)

@@ -8,28 +8,37 @@ import difflib, os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from ruamel.yaml import YAML
-from .core import check_safe_name, timestamp
+from .core import check_safe_name, did_you_mean, timestamp
 
 # %% auto #0
-__all__ = ['INPUT', 'SECTIONS', 'CHOICES', 'TRAINING_TYPES', 'Problem', 'ConfigError', 'SourceCfg', 'ConversionCfg', 'DatasetCfg',
-           'ModelCfg', 'InfrastructureCfg', 'ExperimentCfg', 'CredentialsCfg', 'coerce', 'build_section',
-           'check_training', 'to_plain', 'parse_override', 'apply_override', 'Config', 'check_config', 'read_yaml',
-           'load_config', 'build_config']
+__all__ = ['INPUT', 'SECTIONS', 'CHOICES', 'TRAINING_TYPES', 'Finding', 'error', 'warning', 'ConfigError', 'SourceCfg',
+           'ConversionCfg', 'DatasetCfg', 'ModelCfg', 'InfrastructureCfg', 'ExperimentCfg', 'CredentialsCfg', 'coerce',
+           'build_section', 'check_training', 'to_plain', 'parse_override', 'apply_override', 'Config', 'check_config',
+           'read_yaml', 'load_config', 'build_config']
 
 # %% ../nbs/01_config.ipynb #ecb06b6b
 INPUT = "runtime_info.input"
 
 @dataclass
-class Problem:
-    "One config mistake: where, what, and how to fix it."
-    key: str  # full key path, e.g. runtime_info.input.training.cutoff_len
-    what: str # what is wrong
-    fix: str  # what to do about it
-    def __str__(self): return f"{self.key}: {self.what} -> {self.fix}"
+class Finding:
+    "One problem in a config: an `error` stops the run, a `warning` is worth reading."
+    level: str # error | warning
+    key: str   # full key path, e.g. runtime_info.input.training.cutoff_len (or a file)
+    what: str  # what is wrong
+    fix: str   # what to do about it
+    def __str__(self): return f"{self.level.upper()} {self.key}: {self.what} -> {self.fix}"
+
+def error(key:str, what:str, fix:str)->Finding:
+    "A finding that stops the run."
+    return Finding("error", key, what, fix)
+
+def warning(key:str, what:str, fix:str)->Finding:
+    "A finding worth reading that does not stop the run."
+    return Finding("warning", key, what, fix)
 
 class ConfigError(ValueError):
     "Raised with every problem found in a config; the message has one line per problem."
-    def __init__(self, problems:list[Problem]):
+    def __init__(self, problems:list[Finding]):
         self.problems = list(problems)
         super().__init__("\n".join(map(str, self.problems)))
 
@@ -37,7 +46,7 @@ class ConfigError(ValueError):
 @dataclass
 class SourceCfg:
     "Where the training data comes from (STEP 0)."
-    type: str = "harbor_job"        # harbor_job | local_lf | hf_lf
+    type: str|None = None           # a key of sft_nb.sources.SOURCES (harbor_job, local_lf, hf_lf); None: the first one
     scaffold: str = "openhands-sdk" # agent scaffold that wrote the Harbor job
     job_dir: str|None = None        # Harbor job folder; `demo` is the embedded synthetic job
     lf_path: str|None = None        # ready LLaMA-Factory JSON/JSONL (local_lf)
@@ -99,7 +108,6 @@ SECTIONS = dict(source=SourceCfg, conversion=ConversionCfg, dataset=DatasetCfg, 
 
 # %% ../nbs/01_config.ipynb #269050dc
 CHOICES = {
-    "source.type": ["harbor_job", "local_lf", "hf_lf"],
     "source.scaffold": ["openhands-sdk", "claude-code", "open-code", "terminus2", "atif", "auto"],
     "conversion.instance_status": ["resolved", "unresolved", "all"],
     "conversion.reasoning_check": ["strict", "adaptive"],
@@ -139,25 +147,20 @@ def coerce(value, annotation, key:str):
     typ, nullable = _base_type(annotation)
     if value is None:
         if nullable: return None
-        raise ConfigError([Problem(key, "is null", f"give it {_TYPE_NAMES[typ]}")])
+        raise ConfigError([error(key, "is null", f"give it {_TYPE_NAMES[typ]}")])
     if typ in (int, float) and isinstance(value, str):
         try: value = float(value) if typ is float else int(value)
         except ValueError: pass
     if typ is float and isinstance(value, int) and not isinstance(value, bool): value = float(value)
     if typ is int and isinstance(value, float) and value.is_integer(): value = int(value)
     ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
-    if not ok: raise ConfigError([Problem(key, f"is {value!r} ({type(value).__name__})", f"give it {_TYPE_NAMES[typ]}")])
+    if not ok: raise ConfigError([error(key, f"is {value!r} ({type(value).__name__})", f"give it {_TYPE_NAMES[typ]}")])
     return typ(value)
 
 # %% ../nbs/01_config.ipynb #52362e95
-def _did_you_mean(key:str, known:list[str])->str:
-    "A hint naming the closest known key, if any is close."
-    close = difflib.get_close_matches(key, known, n=1)
-    return f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(known)}"
-
 def build_section(name:str, # section name under runtime_info.input, e.g. `conversion`
                   raw:dict|None, # the user's dict for it (None if absent)
-                  problems:list[Problem], # problems found are appended here
+                  problems:list[Finding], # problems found are appended here
                  ):
     "Build the dataclass of section `name` from `raw`, recording every problem."
     cls, raw = SECTIONS[name], dict(raw or {})
@@ -166,16 +169,16 @@ def build_section(name:str, # section name under runtime_info.input, e.g. `conve
     for k, v in raw.items():
         key = f"{INPUT}.{name}.{k}"
         if k not in known:
-            problems.append(Problem(key, "unknown key", _did_you_mean(str(k), known))); continue
+            problems.append(error(key, "unknown key", did_you_mean(k, known, f"known keys: {', '.join(known)}"))); continue
         try: values[k] = coerce(v, cls.__dataclass_fields__[k].type, key)
         except ConfigError as e: problems.extend(e.problems); continue
         allowed = CHOICES.get(f"{name}.{k}")
         if allowed and values[k] not in allowed:
-            problems.append(Problem(key, f"is {values[k]!r}", f"use one of: {', '.join(allowed)}"))
+            problems.append(error(key, f"is {values[k]!r}", f"use one of: {', '.join(allowed)}"))
     return cls(**values)
 
 # %% ../nbs/01_config.ipynb #bf1c2480
-def check_training(raw:dict|None, problems:list[Problem])->dict:
+def check_training(raw:dict|None, problems:list[Finding])->dict:
     "Type-check the well-known LLaMA-Factory keys in `training`; return a plain dict without nulls."
     out = {}
     for k, v in dict(raw or {}).items():
@@ -187,11 +190,11 @@ def check_training(raw:dict|None, problems:list[Problem])->dict:
             except ConfigError as e: problems.extend(e.problems); continue
             allowed = CHOICES.get(f"training.{k}")
             if allowed and v not in allowed:
-                problems.append(Problem(key, f"is {v!r}", f"use one of: {', '.join(allowed)}")); continue
+                problems.append(error(key, f"is {v!r}", f"use one of: {', '.join(allowed)}")); continue
         out[k] = to_plain(v)
     for k in ("cutoff_len", "per_device_train_batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
         if isinstance(out.get(k), int) and out[k] < 1:
-            problems.append(Problem(f"{INPUT}.training.{k}", f"is {out[k]}", "use a positive integer"))
+            problems.append(error(f"{INPUT}.training.{k}", f"is {out[k]}", "use a positive integer"))
     return out
 
 def to_plain(obj):
@@ -209,10 +212,10 @@ _TOP_KEYS = ("runtime_info", "meta_info", "evolving")
 def parse_override(text:str, # `key.path=value`
                   )->tuple[list[str], object]: # (key path from the top of the file, parsed value)
     "Split a `--set` override into its full key path and its YAML-typed value."
-    if "=" not in text: raise ConfigError([Problem(text, "override has no `=`", "write it as key.path=value")])
+    if "=" not in text: raise ConfigError([error(text, "override has no `=`", "write it as key.path=value")])
     key, raw = text.split("=", 1)
     parts = [p for p in key.strip().split(".") if p]
-    if not parts: raise ConfigError([Problem(text, "override has no key", "write it as key.path=value")])
+    if not parts: raise ConfigError([error(text, "override has no key", "write it as key.path=value")])
     if parts[0] not in _TOP_KEYS: parts = INPUT.split(".") + parts
     value = YAML(typ="safe", pure=True).load(raw) if raw.strip() else None
     return parts, value
@@ -224,7 +227,7 @@ def apply_override(doc:dict, parts:list[str], value):
     for i, p in enumerate(parts[:-1]):
         if node.get(p) is None: node[p] = {}
         if not isinstance(node[p], dict):
-            raise ConfigError([Problem(".".join(parts[:i+1]), "is not a map", "override a key below a map")])
+            raise ConfigError([error(".".join(parts[:i+1]), "is not a map", "override a key below a map")])
         node = node[p]
     node[parts[-1]] = value
 
@@ -280,29 +283,22 @@ class Config:
                 * i.n_gpus_per_node * i.nnodes)
 
 # %% ../nbs/01_config.ipynb #c7366320
-def check_config(cfg:Config, problems:list[Problem]):
+def check_config(cfg:Config, problems:list[Finding]):
     "Cross-key checks, appended to `problems`."
-    s, k = cfg.source, f"{INPUT}.source"
-    if s.type == "harbor_job" and not s.job_dir:
-        problems.append(Problem(f"{k}.job_dir", "missing for source.type harbor_job", "point it at a Harbor job folder (or `demo`)"))
-    if s.type == "local_lf" and not s.lf_path:
-        problems.append(Problem(f"{k}.lf_path", "missing for source.type local_lf", "point it at a LLaMA-Factory JSON/JSONL file"))
-    if s.type == "hf_lf" and not s.hf_hub_url:
-        problems.append(Problem(f"{k}.hf_hub_url", "missing for source.type hf_lf", "give the Hub dataset id"))
     if cfg.conversion.data_name is None:
-        problems.append(Problem(f"{INPUT}.conversion.data_name", "missing", "set a short name for the converted data, e.g. my_swe_data"))
+        problems.append(error(f"{INPUT}.conversion.data_name", "missing", "set a short name for the converted data, e.g. my_swe_data"))
     for key, v in [("conversion.data_name", cfg.conversion.data_name), ("dataset.name", cfg.dataset.name),
                    ("experiment.run_name", cfg.run_name)]:
         if v is not None and not check_safe_name(v):
-            problems.append(Problem(f"{INPUT}.{key}", f"{v!r} is not a plain file name",
+            problems.append(error(f"{INPUT}.{key}", f"{v!r} is not a plain file name",
                                     "use letters, digits, `.`, `_` and `-` only (no spaces, `/` or `..`)"))
     i = cfg.infrastructure
     for key in ("n_gpus_per_node", "nnodes"):
-        if getattr(i, key) < 1: problems.append(Problem(f"{INPUT}.infrastructure.{key}", f"is {getattr(i, key)}", "use a positive integer"))
+        if getattr(i, key) < 1: problems.append(error(f"{INPUT}.infrastructure.{key}", f"is {getattr(i, key)}", "use a positive integer"))
     if cfg.conversion.max_instances is not None and cfg.conversion.max_instances < 1:
-        problems.append(Problem(f"{INPUT}.conversion.max_instances", f"is {cfg.conversion.max_instances}", "use a positive integer or null"))
+        problems.append(error(f"{INPUT}.conversion.max_instances", f"is {cfg.conversion.max_instances}", "use a positive integer or null"))
     if not 0 <= cfg.conversion.reasoning_ratio <= 1:
-        problems.append(Problem(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
+        problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
 
 # %% ../nbs/01_config.ipynb #05dd1b6c
 def read_yaml(path:Path):
@@ -315,7 +311,7 @@ def load_config(path:str|Path="config.yaml", # the config file
                )->Config:
     "Load, override and check `config.yaml`; raise `ConfigError` listing every problem."
     path = Path(path).expanduser().absolute()
-    if not path.is_file(): raise ConfigError([Problem(str(path), "config file not found", "pass --config PATH to an existing config.yaml")])
+    if not path.is_file(): raise ConfigError([error(str(path), "config file not found", "pass --config PATH to an existing config.yaml")])
     doc = read_yaml(path) or {}
     applied = {}
     for o in overrides:
@@ -329,10 +325,10 @@ def build_config(path:Path, doc:dict, applied:dict)->Config:
     "Turn a parsed config document into a checked `Config`."
     problems = []
     for top in doc:
-        if top not in _TOP_KEYS: problems.append(Problem(str(top), "unknown top-level key", _did_you_mean(str(top), list(_TOP_KEYS))))
+        if top not in _TOP_KEYS: problems.append(error(str(top), "unknown top-level key", did_you_mean(top, _TOP_KEYS, f"known keys: {', '.join(_TOP_KEYS)}")))
     inp = ((doc.get("runtime_info") or {}).get("input")) or {}
     for k in inp:
-        if k not in SECTIONS and k != "training": problems.append(Problem(f"{INPUT}.{k}", "unknown section", _did_you_mean(str(k), [*SECTIONS, "training"])))
+        if k not in SECTIONS and k != "training": problems.append(error(f"{INPUT}.{k}", "unknown section", did_you_mean(k, [*SECTIONS, "training"], f"known sections: {', '.join([*SECTIONS, 'training'])}")))
     sections = {name: build_section(name, inp.get(name), problems) for name in SECTIONS}
     training = check_training(inp.get("training"), problems)
     name = str((doc.get("meta_info") or {}).get("name") or "sft")

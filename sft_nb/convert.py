@@ -4,314 +4,19 @@
 
 # %% ../nbs/04_convert.ipynb #bf634ee0
 from __future__ import annotations
-import hashlib, json, os, re, statistics
-from collections import Counter
-from dataclasses import dataclass, field, asdict
+import hashlib, json
+from dataclasses import asdict
 from pathlib import Path
-import jinja2, jinja2.ext
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 import sft_nb
-from .core import AtomicLines, atomic_write_json
+from .core import atomic_write_json
 from .config import Config
-from .demo import resolve_job_dir, resolve_model_path
-from .trajectories import REJECT_REASONS, Rejected, im_record, read_exclude_repos
-from .scaffolds import iter_job, list_trials
-from .lf_sources import check_lf_sample, fetch_hub_file, hf_source_kind, read_hf_local, read_lf_samples
+from .demo import resolve_model_path
+from .render import ChatRenderer
+from .source import ConvertReport
+from .sources import source_for
 
 # %% auto #0
-__all__ = ['EMPTY_THINK', 'CONVERTERS', 'read_chat_template', 'compile_chat_template', 'ChatRenderer', 'split_chatml',
-           'render_text', 'lf_turns', 'render_lf', 'length_stats', 'ConvertReport', 'OutputFiles', 'TokenCounter',
-           'over_length_fitter', 'fit_summary', 'apply_over_length', 'convert_harbor', 'convert_samples',
-           'convert_local_lf', 'convert_hf_lf', 'fingerprint', 'conversion_inputs', 'file_stamp',
-           'read_current_manifest', 'convert']
-
-# %% ../nbs/04_convert.ipynb #47e493b7
-def read_chat_template(model_dir:Path)->str:
-    "The chat template of a model folder: `chat_template.jinja`, else `tokenizer_config.json`'s `chat_template`."
-    model_dir = Path(model_dir)
-    if (model_dir/"chat_template.jinja").exists(): return (model_dir/"chat_template.jinja").read_text()
-    tc = json.loads((model_dir/"tokenizer_config.json").read_text())
-    t = tc.get("chat_template")
-    if isinstance(t, list): t = next((x["template"] for x in t if x.get("name") == "default"), t[0]["template"])
-    if not t: raise ValueError(f"{model_dir} has no chat template (chat_template.jinja or tokenizer_config.json)")
-    return t
-
-def compile_chat_template(text:str)->jinja2.Template:
-    "Compile a chat template with the same Jinja settings transformers uses."
-    def raise_exception(msg): raise jinja2.exceptions.TemplateError(msg)
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
-    env.filters["tojson"] = lambda x, ensure_ascii=False, indent=None, separators=None, sort_keys=False: json.dumps(
-        x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-    env.globals["raise_exception"] = raise_exception
-    return env.from_string(text)
-
-# %% ../nbs/04_convert.ipynb #d036d208
-class ChatRenderer:
-    "A model folder's chat template and tokenizer, for rendering and counting without torch."
-    def __init__(self, model_dir:Path):
-        from tokenizers import Tokenizer
-        self.model_dir = Path(model_dir)
-        self.template = compile_chat_template(read_chat_template(self.model_dir))
-        self.tokenizer = Tokenizer.from_file(str(self.model_dir/"tokenizer.json"))
-        tc = json.loads((self.model_dir/"tokenizer_config.json").read_text())
-        self.special = {k: (v["content"] if isinstance(v, dict) else v) for k, v in tc.items() if k.endswith("_token") and v}
-
-    def render(self, messages:list[dict], tools:list[dict]|None=None)->str:
-        "The conversation as the model's chat template writes it."
-        return self.template.render(messages=messages, tools=tools or None, add_generation_prompt=False, **self.special)
-
-    def count(self, text:str)->int:
-        "Number of tokens in `text`."
-        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
-
-    def count_batch(self, texts:list[str])->list[int]:
-        "Number of tokens in each text, encoded in parallel by the tokenizer (without the GIL, no offsets)."
-        return [len(e.ids) for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-
-# %% ../nbs/04_convert.ipynb #bae1377d
-_TURN_RE = re.compile(r"<\|im_start\|>(system|user|assistant)\n(.*?)<\|im_end\|>\n?", re.S)
-EMPTY_THINK = re.compile(r"<think>\s*</think>\s*")
-
-def split_chatml(text:str)->list[dict]:
-    "Split ChatML text into role/content turns; raise `Rejected('render_failed')` if any text falls outside a turn."
-    turns, pos = [], 0
-    for m in _TURN_RE.finditer(text):
-        if m.start() != pos: break
-        turns.append({"role": m.group(1), "content": m.group(2)})
-        pos = m.end()
-    if pos != len(text): raise Rejected("render_failed", f"text outside ChatML turns at char {pos}: {text[pos:pos+60]!r}")
-    return turns
-
-def render_text(renderer:ChatRenderer, messages:list[dict], tools:list[dict])->str:
-    "The conversation as the chat template writes it; `Rejected('render_failed')` if the template refuses it."
-    try: return renderer.render(messages, tools)
-    except jinja2.TemplateError as e: raise Rejected("render_failed", str(e))
-
-def lf_turns(text:str, reasoning:str="slow")->list[dict]:
-    "Rendered ChatML text as LLaMA-Factory sharegpt turns; empty think blocks dropped from fast data."
-    turns = split_chatml(text)
-    if reasoning == "fast":
-        for t in turns:
-            if t["role"] == "assistant": t["content"] = EMPTY_THINK.sub("", t["content"])
-    return turns
-
-def render_lf(renderer:ChatRenderer, messages:list[dict], tools:list[dict], reasoning:str="slow")->list[dict]:
-    "One IM conversation as LLaMA-Factory sharegpt turns (role/content), rendered by the model's chat template."
-    return lf_turns(render_text(renderer, messages, tools), reasoning)
-
-# %% ../nbs/04_convert.ipynb #63cdb35c
-def _pct(xs:list, q:float): return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
-
-def length_stats(tokens:list[int]|None, # token length of each sample (None: not tokenized, see the tokenize step)
-                 turns:list[int], # number of turns of each sample
-                 cutoff_len:int, # training cutoff
-                 chars:list[int]|None=None, # rendered characters of each sample
-                )->dict:
-    "Summary of sample lengths: count, token min/mean/max and percentiles, turns, over cutoff_len and 128k, characters."
-    t = sorted(tokens or [])
-    return dict(count=len(turns), tokens=dict(min=t[0] if t else None, mean=round(statistics.fmean(t), 1) if t else None, max=t[-1] if t else None,
-                p50=_pct(t, .5), p90=_pct(t, .9), p99=_pct(t, .99)) if tokens is not None else None,
-                turns=dict(min=min(turns, default=None), mean=round(statistics.fmean(turns), 1) if turns else None, max=max(turns, default=None)),
-                cutoff_len=cutoff_len, over_cutoff_len=sum(x > cutoff_len for x in t) if tokens is not None else None,
-                over_128k=sum(x > 131072 for x in t) if tokens is not None else None,
-                chars=sum(chars) if chars is not None else None, sample_chars=chars)
-
-# %% ../nbs/04_convert.ipynb #4ce3269e
-@dataclass
-class ConvertReport:
-    "What STEP 0 wrote, and what happened to every input."
-    data_name: str
-    source_type: str
-    lf_path: Path|None
-    im_path: Path|None = None
-    rejects_path: Path|None = None
-    seen: int = 0      # trials (harbor_job) or samples (local_lf, hf_lf) read
-    kept: int = 0      # of those, converted
-    samples: int = 0   # LLaMA-Factory samples written
-    rejected: dict = field(default_factory=dict) # reason code -> count of dropped trials/samples
-    conversation_rejects: dict = field(default_factory=dict) # reason -> conversations dropped inside kept trials
-    scaffolds: dict = field(default_factory=dict) # scaffold -> trials read with it
-    reasoning: dict = field(default_factory=dict) # fast/slow -> samples
-    warnings: dict = field(default_factory=dict) # e.g. reward_mismatch -> count
-    stats: dict = field(default_factory=dict)
-    over_length: dict = field(default_factory=dict) # what conversion.over_length did (policy, over_cutoff, truncated, dropped, ...)
-    up_to_date: bool = False # True when a rerun found the outputs current and skipped the work
-
-    def __post_init__(self):
-        for k in ("lf_path", "im_path", "rejects_path"):
-            if isinstance(getattr(self, k), str): setattr(self, k, Path(getattr(self, k)))
-        assert self.kept + sum(self.rejected.values()) == self.seen, f"lost samples: {self.kept} kept + {self.rejected} != {self.seen} seen"
-
-    def table(self)->str:
-        "The summary as a small text table."
-        head = f"STEP 0 {self.source_type} -> {self.data_name}: {self.seen} seen, {self.kept} kept, {self.samples} samples"
-        lines = [head + (" (up to date, not reconverted; --force reconverts)" if self.up_to_date else "")]
-        rows = [("kept", self.kept, "")] + [(k, v, REJECT_REASONS.get(k, "")) for k, v in sorted(self.rejected.items(), key=lambda kv: -kv[1])]
-        lines += [f"  {k:<24}{v:>7}  {d}" for k, v, d in rows]
-        for k, v in sorted(self.conversation_rejects.items()): lines.append(f"  conversations dropped in kept trials, {k}: {v}")
-        if self.scaffolds: lines.append("  scaffolds: " + ", ".join(f"{k} {v}" for k, v in sorted(self.scaffolds.items())))
-        for k, v in sorted(self.warnings.items()): lines.append(f"  warning {k}: {v}")
-        if self.over_length:
-            o = self.over_length
-            lines.append(f"  over_length {o['policy']}: {o['over_cutoff']} over cutoff_len, {o['truncated']} truncated "
-                         f"({o['turns_removed']} turns removed), {o['dropped']} dropped, {o['kept']} kept as they are")
-        st = self.stats.get("tokens") or {}
-        if st.get("max") is not None:
-            lines.append(f"  tokens min/mean/max {st['min']}/{st['mean']}/{st['max']}, over cutoff_len={self.stats['cutoff_len']}: {self.stats['over_cutoff_len']}")
-        return "\n".join(lines)
-    def __repr__(self): return self.table()
-    def to_dict(self)->dict: return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
-
-# %% ../nbs/04_convert.ipynb #0ea48601
-class OutputFiles:
-    "IM JSONL, LF JSON and rejects JSONL of one data name, written through temp files."
-    def __init__(self, cfg:Config, im:bool=True):
-        self.paths = dict(lf=cfg.lf_data_dir/f"{cfg.data_name}.json", rejects=cfg.im_data_dir/f"{cfg.data_name}.rejects.jsonl")
-        if im: self.paths["im"] = cfg.im_data_dir/f"{cfg.data_name}.jsonl"
-        self.files = {k: AtomicLines(p) for k, p in self.paths.items()}
-    def __enter__(self):
-        for f in self.files.values(): f.__enter__()
-        self.files["lf"].write("[")
-        return self
-    def sample(self, lf_sample:dict, im_rec:dict|None=None):
-        "Write one LF sample (and its IM record)."
-        lf = self.files["lf"]
-        lf.write(("" if lf.n == 1 else ",") + json.dumps(lf_sample, ensure_ascii=False))
-        if im_rec is not None: self.files["im"].write(json.dumps(im_rec, ensure_ascii=False))
-    def reject(self, row:dict): self.files["rejects"].write(json.dumps(row, ensure_ascii=False))
-    def __exit__(self, typ, val, tb):
-        if typ is None: self.files["lf"].write("]")
-        for f in self.files.values(): f.__exit__(typ, val, tb)
-        return False
-
-# %% ../nbs/04_convert.ipynb #4c7d3c5e
-class TokenCounter:
-    "Token counts of texts, computed in batches on a background thread; `finish()` returns them in order."
-    def __init__(self, renderer:ChatRenderer, batch_chars:int=1_000_000):
-        from concurrent.futures import ThreadPoolExecutor
-        self.renderer, self.batch_chars, self.batch, self.size = renderer, batch_chars, [], 0
-        self.pool, self.pending, self.counts = ThreadPoolExecutor(1), None, []
-    def add(self, text:str):
-        "Queue one text."
-        self.batch.append(text); self.size += len(text)
-        if self.size >= self.batch_chars: self._submit()
-    def _submit(self):
-        if self.pending is not None: self.counts.extend(self.pending.result())
-        self.pending = self.pool.submit(self.renderer.count_batch, self.batch) if self.batch else None
-        self.batch, self.size = [], 0
-    def finish(self)->list[int]:
-        "Wait for every queued text and return all counts, in the order added."
-        self._submit(); self._submit()
-        self.pool.shutdown()
-        return self.counts
-
-# %% ../nbs/04_convert.ipynb #7dd5c8ce
-def over_length_fitter(cfg:Config):
-    "The over-length policy as a function `messages -> Fit`, or None for `keep`."
-    from sft_nb.explore import over_length_fitter as fitter
-    return fitter(cfg)
-
-def fit_summary(policy:str, fits:list)->dict:
-    "What the over-length policy did, for the summary."
-    from sft_nb.explore import fit_summary as summary
-    return summary(policy, fits)
-
-def apply_over_length(fit, fits:list, rendered:list, renderer:ChatRenderer)->list:
-    "Apply the policy to one trial's rendered conversations; `Rejected('over_cutoff_len')` if none is left."
-    from sft_nb.explore import truncate_im
-    out = []
-    for conv, kind, text, turns in rendered:
-        f = fit(turns); fits.append(f)
-        if f.messages is None: continue
-        if f.action == "truncated":
-            conv = {**conv, "messages": truncate_im(conv["messages"], sum(m["role"] == "assistant" for m in f.messages))}
-            text = render_text(renderer, conv["messages"], conv["tools"])
-        out.append((conv, kind, text, f.messages))
-    if not out: raise Rejected("over_cutoff_len", fits[-1].detail)
-    return out
-
-# %% ../nbs/04_convert.ipynb #2917e8b6
-def _progress(it, total:int, desc:str):
-    from tqdm.auto import tqdm
-    return tqdm(it, total=total, desc=desc, unit="trial", mininterval=0.5)
-
-def convert_harbor(cfg:Config, renderer:ChatRenderer)->ConvertReport:
-    "Convert the configured Harbor job into IM JSONL and LF JSON; every trial is kept or rejected with a reason."
-    c, job = cfg.conversion, resolve_job_dir(cfg)
-    exclude = read_exclude_repos(cfg.resolve(c.exclude_repos_file)) if c.exclude_repos_file else None
-    seen, kept, rejected, conv_rej, scaffolds, reasoning, warnings, turns = 0, 0, Counter(), Counter(), Counter(), Counter(), Counter(), []
-    fit, fits, chars = over_length_fitter(cfg), [], []
-    counter = TokenCounter(renderer) if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
-    items = iter_job(job, cfg.source.scaffold, c.instance_status, exclude, c.reasoning_check, c.reasoning_ratio)
-    with OutputFiles(cfg) as out:
-        for trial, scaffold, convs, bad in _progress(items, len(list_trials(job)), f"convert {cfg.data_name}"):
-            seen += 1
-            if trial.reward_mismatch: warnings["reward_mismatch"] += 1
-            try:
-                if isinstance(convs, Rejected): raise convs
-                if c.max_instances is not None and kept >= c.max_instances: raise Rejected("over_max_instances", f"max_instances={c.max_instances}")
-                texts = [(conv, kind, render_text(renderer, conv["messages"], conv["tools"])) for conv, kind in convs]
-                rendered = [(conv, kind, text, lf_turns(text, kind)) for conv, kind, text in texts]
-                if fit: rendered = apply_over_length(fit, fits, rendered, renderer)
-            except Rejected as r:
-                rejected[r.reason] += 1
-                out.reject({**r.record(trial.name, trial.instance_id), "level": "trial"}); continue
-            kept += 1; scaffolds[scaffold] += 1
-            for r in bad:
-                conv_rej[r.reason] += 1
-                out.reject({**r.record(trial.name, trial.instance_id), "level": "conversation"})
-            for conv, kind, text, sample_turns in rendered:
-                out.sample({"messages": sample_turns, "id": trial.instance_id}, im_record(conv, trial, scaffold, kind))
-                reasoning[kind] += 1
-                chars.append(len(text))
-                if counter: counter.add(text)
-                turns.append(len(sample_turns))
-    tokens = counter.finish() if counter else None
-    return ConvertReport(cfg.data_name, "harbor_job", out.paths["lf"], out.paths["im"], out.paths["rejects"], seen, kept, len(chars),
-                         dict(rejected), dict(conv_rej), dict(scaffolds), dict(reasoning), dict(warnings),
-                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars), fit_summary(cfg.conversion.over_length, fits) if fit else {})
-
-# %% ../nbs/04_convert.ipynb #9b9206c1
-def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str, source_type:str)->ConvertReport:
-    "Check LF samples and write the valid ones to lf_data/<data_name>.json."
-    rejected, turns, fit, fits, chars = Counter(), [], over_length_fitter(cfg), [], []
-    tokens = [] if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
-    with OutputFiles(cfg, im=False) as out:
-        for i, s in enumerate(samples):
-            try:
-                if isinstance(s, Rejected): raise s
-                msgs = check_lf_sample(s)
-                if fit:
-                    f = fit(msgs); fits.append(f)
-                    if f.messages is None: raise Rejected("over_cutoff_len", f.detail, source, i)
-                    msgs = f.messages
-            except Rejected as r:
-                rejected[r.reason] += 1
-                out.reject({**r.record(None, None), "file": source, "line": r.line, "index": i, "level": "sample"}); continue
-            out.sample({"messages": msgs, **({"id": str(s["id"])} if isinstance(s, dict) and "id" in s else {})})
-            text = renderer.render(msgs); chars.append(len(text)); turns.append(len(msgs))
-            if tokens is not None: tokens.append(renderer.count(text))
-    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(samples), len(chars), len(chars),
-                         dict(rejected), stats=length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars),
-                         over_length=fit_summary(cfg.conversion.over_length, fits) if fit else {})
-
-def convert_local_lf(cfg:Config, renderer:ChatRenderer)->ConvertReport:
-    "Check a ready LF JSON/JSONL file and copy its valid samples."
-    src = cfg.resolve(cfg.source.lf_path)
-    if not src.is_file(): raise FileNotFoundError(f"runtime_info.input.source.lf_path: {src} not found")
-    return convert_samples(cfg, renderer, read_lf_samples(src), str(src), "local_lf")
-
-def convert_hf_lf(cfg:Config, renderer:ChatRenderer|None)->ConvertReport:
-    "A Hub dataset: register as is (Hub id), or fetch/read it and check it like a local file."
-    s = cfg.source
-    kind = hf_source_kind(s.hf_hub_url, s.hf_file_name, cfg.root)
-    if kind == "hub": return ConvertReport(cfg.data_name, "hf_lf", None)
-    if kind == "hub_file":
-        token = os.environ.get("HF_TOKEN") or cfg.credentials.hf_token
-        path = fetch_hub_file(s.hf_hub_url, s.hf_file_name, cfg.artifacts/"data"/"hf_files"/s.hf_hub_url.replace("/", "__"), token)
-        return convert_samples(cfg, renderer, read_lf_samples(path), f"{s.hf_hub_url}/{s.hf_file_name}", "hf_lf")
-    local = cfg.resolve(s.hf_hub_url)
-    return convert_samples(cfg, renderer, read_hf_local(local, s.hf_split, s.hf_subset), str(local), "hf_lf")
+__all__ = ['fingerprint', 'conversion_inputs', 'file_stamp', 'read_current_manifest', 'convert']
 
 # %% ../nbs/04_convert.ipynb #283e9435
 def fingerprint(paths:list[Path])->str:
@@ -327,8 +32,7 @@ def fingerprint(paths:list[Path])->str:
 def conversion_inputs(cfg:Config, model_dir:str)->tuple[list[Path], dict]:
     "The input paths whose change means reconverting, and the settings that do."
     s = cfg.source
-    paths = {"harbor_job": lambda: [resolve_job_dir(cfg)], "local_lf": lambda: [cfg.resolve(s.lf_path)],
-             "hf_lf": lambda: [cfg.resolve(s.hf_hub_url)] if cfg.resolve(s.hf_hub_url).exists() else []}[s.type]()
+    paths = list(source_for(cfg).inputs(cfg))
     if cfg.conversion.exclude_repos_file: paths.append(cfg.resolve(cfg.conversion.exclude_repos_file))
     paths += [Path(model_dir)/f for f in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja") if (Path(model_dir)/f).exists()]
     settings = {"source": asdict(s), "conversion": asdict(cfg.conversion), "cutoff_len": cfg.training.get("cutoff_len", 2048),
@@ -354,14 +58,13 @@ def read_current_manifest(path:Path, digest:str, settings:dict)->ConvertReport|N
     return rep
 
 # %% ../nbs/04_convert.ipynb #35e416d2
-CONVERTERS = {"harbor_job": convert_harbor, "local_lf": convert_local_lf, "hf_lf": convert_hf_lf}
-
 def convert(cfg:Config, # a loaded config
             quiet:bool=False, # don't print the summary table
             force:bool=False, # reconvert even when the outputs are current
            )->ConvertReport:
     "STEP 0: turn the configured source into LF JSON (and IM JSONL), accounting for every sample."
-    hub_only = cfg.source.type == "hf_lf" and hf_source_kind(cfg.source.hf_hub_url, cfg.source.hf_file_name, cfg.root) == "hub"
+    source = source_for(cfg)
+    hub_only = not source.needs_model(cfg)
     model = None if hub_only else resolve_model_path(cfg)
     manifest = cfg.lf_data_dir/f"{cfg.data_name}.manifest.json"
     paths, settings = conversion_inputs(cfg, str(model))
@@ -369,12 +72,12 @@ def convert(cfg:Config, # a loaded config
     report = None if force or hub_only else read_current_manifest(manifest, digest, settings)
     if report is None:
         manifest.unlink(missing_ok=True)
-        report = CONVERTERS[cfg.source.type](cfg, None if hub_only else ChatRenderer(model))
+        report = source.convert(cfg, None if hub_only else ChatRenderer(model))
         if not hub_only:
             atomic_write_json(report.lf_path.with_suffix(".stats.json"), report.stats)
             atomic_write_json(cfg.im_data_dir/f"{cfg.data_name}.summary.json", report.to_dict())
             atomic_write_json(manifest, {"inputs": digest, "settings": settings, "report": report.to_dict(), "outputs": _outputs(report)})
-    if not quiet: print(report.table() if not hub_only else f"STEP 0 hf_lf: {cfg.source.hf_hub_url} is loaded from the Hub at train time; nothing to convert")
+    if not quiet: print(report.table() if not hub_only else source.describe(cfg))
     if not hub_only and report.samples == 0: raise ValueError(f"STEP 0 produced no samples:\n{report.table()}")
     dropped = {**report.rejected, **{f"conversation:{k}": v for k, v in report.conversation_rejects.items()}}
     if cfg.conversion.strict and dropped:

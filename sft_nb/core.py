@@ -4,11 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #e39e5fb0
 from __future__ import annotations
-import os, json, re, tempfile, time
+import difflib, numbers, math, os, json, re, tempfile, time
 from pathlib import Path
+from ruamel.yaml import YAML
 
 # %% auto #0
-__all__ = ['atomic_write_text', 'atomic_write_json', 'AtomicLines', 'check_safe_name', 'timestamp']
+__all__ = ['atomic_write_text', 'atomic_write_json', 'AtomicLines', 'check_safe_name', 'timestamp', 'read_json',
+           'is_finite_number', 'did_you_mean', 'round_trip_yaml', 'checkpoint_dirs', 'latest_checkpoint']
 
 # %% ../nbs/00_core.ipynb #5227122d
 def atomic_write_text(path:Path, # file to write
@@ -67,3 +69,43 @@ def check_safe_name(name:str, # a data name or run name from the config
 def timestamp()->str:
     "Local time as `YYYYmmdd-HHMMSS`, sortable and safe in file names."
     return time.strftime("%Y%m%d-%H%M%S")
+
+# %% ../nbs/00_core.ipynb #aa989263
+def read_json(path:Path, # a JSON file that may be missing or still being written
+             )->dict: # its object, or {} when missing or unreadable
+    "A JSON file's object; {} when it is missing or unreadable (a run still writing it, or one that never got there)."
+    try: return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError): return {}
+
+# %% ../nbs/00_core.ipynb #143875af
+def is_finite_number(x, # any value read from a log
+                    )->bool:
+    "True for a real, finite number (not a bool, NaN, inf or None)."
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+# %% ../nbs/00_core.ipynb #b84f5c79
+def did_you_mean(word:str, # the unknown name
+                 known, # the names it could have meant
+                 otherwise:str="remove it", # the hint when nothing is close
+                )->str:
+    "A hint naming the closest known name, or `otherwise`."
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.75)
+    return f"did you mean `{close[0]}`?" if close else otherwise
+
+# %% ../nbs/00_core.ipynb #2aa9dae3
+def round_trip_yaml()->YAML:
+    "A ruamel.yaml round-trip reader/writer that keeps comments, order and quotes, and writes `null` as `null`."
+    y = YAML(); y.preserve_quotes = True; y.width = 4096
+    y.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return y
+
+# %% ../nbs/00_core.ipynb #982ee31c
+def checkpoint_dirs(output_dir:Path, # a run's output dir
+                   )->list[Path]: # its checkpoint-N folders, by N
+    "The `checkpoint-N` folders of an output dir, by N."
+    cps = [p for p in Path(output_dir).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return sorted(cps, key=lambda p: int(p.name.split("-")[-1]))
+
+def latest_checkpoint(output_dir:Path)->Path|None:
+    "The `checkpoint-N` folder with the largest N, or None."
+    return (checkpoint_dirs(output_dir) or [None])[-1]

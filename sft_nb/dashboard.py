@@ -8,7 +8,8 @@ import json, math, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
-from .results import verdict_table, health_verdicts, throughput, ema, epoch_ends, read_json
+from .core import is_finite_number, read_json
+from .results import verdict_table, health_verdicts, health_level, throughput, ema, epoch_ends
 from .archive import read_index, run_dir, run_config
 
 # %% auto #0
@@ -18,11 +19,10 @@ __all__ = ['STALE_S', 'MAX_POINTS', 'PAGE', 'LOOPBACK', 'tail_records', 'live_ru
 # %% ../nbs/12_dashboard.ipynb #63e6de27
 STALE_S = 600  # a run whose trainer_log.jsonl has not grown for this long is `stalled`, not `running`
 
-def _finite(x)->bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 def _hms(s)->str|None:
     "Seconds as H:MM:SS, like LLaMA-Factory logs durations."
-    if not _finite(s): return None
+    if not is_finite_number(s): return None
     s = int(s); return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 def tail_records(path:Path, tail_bytes:int=65536)->list[dict]:
@@ -41,7 +41,7 @@ def live_run(output_dir:Path)->dict:
     "The dashboard row of a run in its output dir, from the last lines of its trainer_log.jsonl."
     od = Path(output_dir)
     recs, mtime = tail_records(od/"trainer_log.jsonl"), (od/"trainer_log.jsonl").stat().st_mtime
-    last, losses = (recs[-1] if recs else {}), [r["loss"] for r in recs if _finite(r.get("loss"))]
+    last, losses = (recs[-1] if recs else {}), [r["loss"] for r in recs if is_finite_number(r.get("loss"))]
     status = "finished" if (od/"train_results.json").exists() else "running" if time.time() - mtime < STALE_S else "stalled"
     return {"run": od.name, "status": status, "step": last.get("current_steps"), "total_steps": last.get("total_steps"),
             "progress": last.get("percentage"), "elapsed": last.get("elapsed_time"), "eta": last.get("remaining_time"),
@@ -87,7 +87,7 @@ def run_detail(artifacts:Path, run:str)->dict:
     loss = col("loss"); loss["ema"] = ema(loss["value"])
     loss, curves = thin(loss), {c: thin(col(c)) for c in ("eval_loss", "lr", "grad_norm")}
     return _clean({"run": run, "dir": str(d), "loss": loss, **curves,
-                   "epochs": epoch_ends(t), "health": "error" if any(v.level == "error" for v in vs) else "warning" if vs else "ok",
+                   "epochs": epoch_ends(t), "health": health_level(vs),
                    "verdicts": [{"level": v.level, "text": str(v)} for v in vs],
                    "throughput": throughput(t, read_json(d/"train_results.json")), "config": cfg})
 

@@ -227,7 +227,7 @@ def build_demo_model(dest:Path, # folder to write the model into
 # %% ../nbs/02_demo.ipynb #fb872910
 def demo_paths(artifacts:Path)->dict[str, Path]:
     "Where the demo job and model live under `artifacts`."
-    return {"job": Path(artifacts)/"demo"/"harbor_job", "model": Path(artifacts)/"demo"/"model"}
+    return {"job": Path(artifacts)/"demo"/"job", "model": Path(artifacts)/"demo"/"model"}
 
 def ensure_demo(artifacts:Path, # the artifacts folder
                 what:tuple=("job", "model"), # which parts to build if missing
@@ -235,7 +235,7 @@ def ensure_demo(artifacts:Path, # the artifacts folder
     "Build the demo job and model under `artifacts/demo/` unless they are already there."
     p = demo_paths(artifacts)
     if not (p["job"]/"result.json").exists():
-        tmp = p["job"].with_name(".harbor_job.tmp")
+        tmp = p["job"].with_name(".job.tmp")
         shutil.rmtree(tmp, ignore_errors=True); shutil.rmtree(p["job"], ignore_errors=True)
         shutil.rmtree(p["job"].parent/"tasks", ignore_errors=True)
         build_demo_job(tmp)

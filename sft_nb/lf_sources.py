@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, os
 from pathlib import Path
-from .trajectories import Rejected
+from .rejects import Rejected
 
 # %% auto #0
 __all__ = ['FROM_VALUE_ROLES', 'lf_messages', 'check_lf_sample', 'read_lf_samples', 'hf_source_kind', 'read_hf_local',

@@ -9,20 +9,11 @@ from pathlib import Path
 from filelock import FileLock
 from .core import atomic_write_json
 from .config import Config
+from .lfargs import dataset_entry
+from .sources import source_for
 
 # %% auto #0
-__all__ = ['SHAREGPT_TAGS', 'dataset_entry', 'read_dataset_info', 'register_dataset', 'hub_entry', 'register']
-
-# %% ../nbs/05_register.ipynb #bd44e914
-SHAREGPT_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant", "system_tag": "system"}
-
-def dataset_entry(file_name:str, # the data file, relative to dataset_info.json's folder
-                  num_samples:int|None=None, # let LLaMA-Factory use only this many samples
-                 )->dict: # the dataset_info.json entry
-    "The dataset_info.json entry of a sharegpt file with role/content messages."
-    e = {"file_name": file_name, "formatting": "sharegpt", "columns": {"messages": "messages"}, "tags": dict(SHAREGPT_TAGS)}
-    if num_samples is not None: e["num_samples"] = num_samples
-    return e
+__all__ = ['read_dataset_info', 'register_dataset', 'register']
 
 # %% ../nbs/05_register.ipynb #3929bb5e
 def read_dataset_info(path:Path)->dict:
@@ -48,27 +39,13 @@ def register_dataset(info_path:Path, # dataset_info.json to update
         atomic_write_json(info_path, info)
         return True
 
-# %% ../nbs/05_register.ipynb #a44a33f8
-def hub_entry(hf_hub_url:str, subset:str|None=None, split:str="train", num_samples:int|None=None)->dict:
-    "The dataset_info.json entry of a Hub dataset loaded at train time."
-    e = {"hf_hub_url": hf_hub_url, **({"subset": subset} if subset else {}), "split": split}
-    return {**e, **{k: v for k, v in dataset_entry("").items() if k != "file_name"}, **({"num_samples": num_samples} if num_samples else {})}
-
 # %% ../nbs/05_register.ipynb #e74fcbf0
 def register(cfg:Config, # a loaded config
-             quiet:bool=False,
+             quiet:bool=False, # don't print what was registered
             )->Path: # the dataset_info.json written
     "STEP 1: register the converted data under the dataset key in dataset_info.json."
-    from sft_nb.lf_sources import hf_source_kind
-    s, info = cfg.source, cfg.lf_data_dir/"dataset_info.json"
-    n = cfg.conversion.max_instances if s.type != "harbor_job" else None
-    if s.type == "hf_lf" and hf_source_kind(s.hf_hub_url, s.hf_file_name, cfg.root) == "hub":
-        entry, target = hub_entry(s.hf_hub_url, s.hf_subset, s.hf_split, n), s.hf_hub_url
-    else:
-        data = cfg.lf_data_dir/f"{cfg.data_name}.json"
-        if not data.is_file() or data.stat().st_size == 0:
-            raise FileNotFoundError(f"{data} is missing or empty: run STEP 0 (sft-nb dataprep) first")
-        entry, target = dataset_entry(data.name, n), data.name
+    info = cfg.lf_data_dir/"dataset_info.json"
+    entry, target = source_for(cfg).dataset_entry(cfg)
     changed = register_dataset(info, cfg.dataset_key, entry)
     if not quiet: print(f"STEP 1 {'registered' if changed else 'already registered'}: {cfg.dataset_key} -> {target} in {info}")
     return info

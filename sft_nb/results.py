@@ -10,14 +10,15 @@ from pathlib import Path
 from filelock import FileLock
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from .core import atomic_write_text, atomic_write_json
+from .core import atomic_write_text, atomic_write_json, is_finite_number, latest_checkpoint, read_json, round_trip_yaml
 from .config import Config, to_plain
+from .lfargs import TRAIN_DEFAULTS
 
 # %% auto #0
-__all__ = ['COLUMNS', 'EMA_ALPHA', 'HEALTH', 'FLAT_LR_SCHEDULERS', 'read_trainer_log', 'latest_checkpoint', 'read_json',
-           'read_log_history', 'parse_duration', 'run_table', 'ema', 'epoch_ends', 'plot_losses', 'Verdict',
-           'verdict_table', 'health_verdicts', 'throughput', 'run_health', 'format_health', 'assess_run',
-           'write_health', 'wandb_run_id', 'run_output', 'write_run_output']
+__all__ = ['COLUMNS', 'EMA_ALPHA', 'HEALTH', 'FLAT_LR_SCHEDULERS', 'read_trainer_log', 'read_log_history', 'parse_duration',
+           'run_table', 'ema', 'epoch_ends', 'plot_losses', 'Verdict', 'verdict_table', 'health_verdicts', 'throughput',
+           'health_level', 'run_health', 'format_health', 'assess_run', 'write_health', 'wandb_run_id', 'run_output',
+           'write_run_output']
 
 # %% ../nbs/07_results.ipynb #9ac23a2f
 def read_trainer_log(output_dir:Path)->list[dict]:
@@ -31,16 +32,6 @@ def read_trainer_log(output_dir:Path)->list[dict]:
         if isinstance(rec, dict) and "current_steps" in rec:
             by_step[rec["current_steps"]] = {**by_step.get(rec["current_steps"], {}), **rec}
     return [by_step[k] for k in sorted(by_step)]
-
-def latest_checkpoint(output_dir:Path)->Path|None:
-    "The `checkpoint-N` folder with the largest N, or None."
-    cps = [p for p in Path(output_dir).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
-    return max(cps, key=lambda p: int(p.name.split("-")[-1]), default=None)
-
-def read_json(path:Path)->dict:
-    "A JSON file's object; {} when it is missing or unreadable (a run still writing it, or one that never got there)."
-    try: return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError): return {}
 
 def read_log_history(output_dir:Path)->list[dict]:
     "`log_history` of `trainer_state.json` (grad_norm, eval_loss, tokens seen); from the newest checkpoint while training runs."
@@ -160,7 +151,7 @@ class Verdict:
         steps = f"step {self.first_step}" if self.first_step == self.last_step else f"steps {self.first_step}-{self.last_step}"
         return f"{self.level.upper()} {self.code} ({steps}): {self.message}"
 
-def _finite(x)->bool: return x is not None and x == x and math.isfinite(x)
+
 
 # %% ../nbs/07_results.ipynb #a6ffa70d
 def _steps(t, col:str, bad)->list[int]:
@@ -187,7 +178,7 @@ def _pointwise(t, h:dict)->list[Verdict]:
 # %% ../nbs/07_results.ipynb #7aef3bae
 def _trends(t, h:dict, scheduler:str|None, total_steps:int|None)->list[Verdict]:
     "Verdicts from the shape of the curves: no progress, early collapse, eval loss rising, flat learning rate."
-    out, tl = [], t[t.loss.map(_finite)]
+    out, tl = [], t[t.loss.map(is_finite_number)]
     if len(tl) >= h["min_steps"]:
         k = max(1, round(h["window"] * len(tl)))
         start, end = tl.loss.iloc[:k].mean(), tl.loss.iloc[-k:].mean()
@@ -199,7 +190,7 @@ def _trends(t, h:dict, scheduler:str|None, total_steps:int|None)->list[Verdict]:
     if len(low):
         out.append(Verdict("loss_collapse", "warning", f"loss below {h['collapse_loss']:g} within the first {h['collapse_early']:.0%} of {total} steps: "
                            "overfitting or the answer leaks into the prompt; check the data and the label masks", int(low.step.iloc[0]), int(low.step.iloc[-1])))
-    ev = t[t.eval_loss.map(_finite)]
+    ev = t[t.eval_loss.map(is_finite_number)]
     if len(ev) >= h["eval_min_points"] and len(tl):
         best = ev.eval_loss.idxmin()
         s0, s1, e0, e1 = int(ev.step[best]), int(ev.step.iloc[-1]), ev.eval_loss[best], ev.eval_loss.iloc[-1]
@@ -208,7 +199,7 @@ def _trends(t, h:dict, scheduler:str|None, total_steps:int|None)->list[Verdict]:
         if s1 > s0 and e1 > e0 * (1 + h["eval_rise"]) and at(s0) is not None and at(s1) < at(s0):
             out.append(Verdict("eval_overfitting", "warning", f"eval loss rose from {e0:.4g} to {e1:.4g} while the train loss fell: overfitting; "
                                "stop earlier (fewer epochs), add data or regularize", s0, s1))
-    lr = t[t.lr.map(_finite)]
+    lr = t[t.lr.map(is_finite_number)]
     if len(lr) >= h["min_steps"] and lr.lr.nunique() == 1:
         zero = lr.lr.iloc[0] == 0
         if zero or scheduler not in FLAT_LR_SCHEDULERS:
@@ -271,6 +262,11 @@ def throughput(table, # from `run_table`
     return {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 # %% ../nbs/07_results.ipynb #0b4642e5
+def health_level(verdicts:list, # from `health_verdicts`
+                )->str: # error | warning | ok
+    "The worst level among the verdicts: `error`, `warning`, or `ok` when there are none."
+    return "error" if any(v.level == "error" for v in verdicts) else "warning" if verdicts else "ok"
+
 def run_health(output_dir:Path, # a run's output dir (or archive)
                scheduler:str|None=None, # its lr_scheduler_type
                global_batch:int|None=None, # its samples per optimizer step
@@ -278,7 +274,7 @@ def run_health(output_dir:Path, # a run's output dir (or archive)
     "Verdicts and throughput of one run."
     t = verdict_table(output_dir)
     vs = health_verdicts(t, scheduler, **({"total_steps": int(t.total_steps.max())} if t.total_steps.notna().any() else {}))
-    level = "unknown" if t.empty else "error" if any(v.level == "error" for v in vs) else "warning" if vs else "ok"
+    level = "unknown" if t.empty else health_level(vs)
     return {"health": level, "verdicts": [asdict(v) for v in vs],
             "throughput": throughput(t, read_json(Path(output_dir)/"train_results.json"), global_batch)}
 
@@ -294,7 +290,6 @@ def format_health(h:dict)->str:
 
 def assess_run(cfg:Config)->dict:
     "`run_health` of the run of `cfg`, with its scheduler and global batch."
-    from sft_nb.train import TRAIN_DEFAULTS
     return run_health(cfg.output_dir, cfg.training.get("lr_scheduler_type", TRAIN_DEFAULTS["lr_scheduler_type"]), cfg.global_batch)
 
 def write_health(output_dir:Path, h:dict)->Path:
@@ -311,6 +306,7 @@ def run_output(cfg:Config, # the config the run used
                launch=None, # the `LaunchResult` (None when only reading an output dir)
                plot:Path|None=None, # the loss plot
                started:float=0, # epoch seconds the run started (to find its wandb run)
+               health:dict|None=None, # `assess_run`'s result when the caller already has it
               )->dict: # the new runtime_info.output
     "The facts about a finished run that go into `runtime_info.output`."
     od = cfg.output_dir
@@ -319,7 +315,7 @@ def run_output(cfg:Config, # the config the run used
     final = losses[-1] if losses else res.get("train_loss")
     is_model = (od/"model.safetensors").exists() or (od/"adapter_model.safetensors").exists()
     ckpt = od if is_model else latest_checkpoint(od)
-    h = assess_run(cfg)
+    h = health or assess_run(cfg)
     return {"run_name": cfg.run_name, "status": "success" if (launch is None or launch.returncode == 0) and res else "failed",
             "checkpoint": str(ckpt) if ckpt else None, "output_dir": str(od),
             "final_loss": None if final is None or not math.isfinite(final) else round(float(final), 6),
@@ -337,8 +333,7 @@ def write_run_output(config_path:Path, # the config.yaml to update
                     )->Path:
     "Replace `runtime_info.output` in `config_path`, keeping everything else byte for byte where possible."
     config_path = Path(config_path)
-    y = YAML(); y.preserve_quotes = True; y.width = 4096
-    y.representer.add_representer(type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    y = round_trip_yaml()
     with FileLock(str(config_path) + ".lock", timeout=60):
         doc = y.load(config_path.read_text(encoding="utf-8"))
         if doc.get("runtime_info") is None: doc["runtime_info"] = CommentedMap()

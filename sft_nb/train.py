@@ -9,61 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from ruamel.yaml import YAML
 from .core import atomic_write_text, timestamp
-from .config import Config, ConfigError, Problem
-from .demo import resolve_model_path
+from .config import Config, ConfigError, error
+from .lfargs import dump_yaml, train_args
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'deepspeed_path', 'train_args', 'dump_yaml', 'write_train_yaml', 'venv_bin', 'launch_env',
-           'LaunchResult', 'TrainingFailed', 'last_traceback', 'read_rank_errors', 'stream_process', 'stop_group',
-           'launch']
-
-# %% ../nbs/06_train.ipynb #3176ab75
-TRAIN_DEFAULTS = dict(stage="sft", do_train=True, finetuning_type="full", template="qwen3_nothink", cutoff_len=2048,
-                      overwrite_cache=True, preprocessing_num_workers=1, logging_steps=1, plot_loss=True,
-                      per_device_train_batch_size=1, gradient_accumulation_steps=1, learning_rate=1.0e-5, num_train_epochs=1.0,
-                      lr_scheduler_type="cosine", warmup_ratio=0.0, save_steps=500, ddp_timeout=180000000, packing="auto")
-
-def deepspeed_path(cfg:Config, value:str|None)->Path|None:
-    "A `deepspeed` value as a file: a bare name is one of the shipped configs, a path is relative to the config."
-    if value is None: return None
-    if "/" not in value: return cfg.artifacts/"training_config"/"deepspeed"/value
-    return cfg.resolve(value)
-
-def train_args(cfg:Config, # a loaded config
-               model_path:str|None=None, # resolved model folder (default: resolve it, building the demo)
-              )->dict: # the LLaMA-Factory arguments
-    "The LLaMA-Factory training arguments for this config."
-    args = {"model_name_or_path": model_path or resolve_model_path(cfg), "trust_remote_code": cfg.model.trust_remote_code,
-            **TRAIN_DEFAULTS, "dataset": cfg.dataset_key, "dataset_dir": str(cfg.lf_data_dir)}
-    args.update({k: v for k, v in cfg.training.items() if k not in ("output_dir", "deepspeed")})
-    args["output_dir"] = str(cfg.output_dir)
-    if cfg.training.get("deepspeed"): args["deepspeed"] = str(deepspeed_path(cfg, cfg.training["deepspeed"]))
-    if args.get("resume_from_checkpoint"): args["resume_from_checkpoint"] = str(cfg.resolve(args["resume_from_checkpoint"]))
-    args["run_name"] = cfg.run_name
-    args["report_to"] = "none" if cfg.experiment.wandb_mode == "disabled" else "wandb"
-    if args.get("packing") == "auto":  # the batching measured fastest for this data's lengths (bench/train_throughput.py)
-        from sft_nb.estimate import packing_choice
-        choice = packing_choice(cfg, args)[0]
-        args["packing"] = choice.pop("packing")
-        for k, v in choice.items(): args.setdefault(k, v)  # an explicit group_by_length wins
-    return args
+__all__ = ['write_train_yaml', 'venv_bin', 'launch_env', 'LaunchResult', 'TrainingFailed', 'last_traceback', 'read_rank_errors',
+           'stream_process', 'stop_group', 'launch']
 
 # %% ../nbs/06_train.ipynb #623e1ae6
-def _represent_float(representer, value:float):
-    "Floats that every YAML reader takes as floats: `2.0e-05`, never `2e-05` (a string to YAML 1.1 readers)."
-    text = repr(value)
-    if "e" in text and "." not in text.split("e")[0]: text = text.replace("e", ".0e", 1)
-    if text in ("inf", "-inf", "nan"): text = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
-    return representer.represent_scalar("tag:yaml.org,2002:float", text)
-
-def dump_yaml(obj:dict)->str:
-    "Block-style YAML text of a plain dict."
-    y = YAML(typ="safe", pure=True)
-    y.default_flow_style = False
-    y.representer.add_representer(float, _represent_float)
-    buf = io.StringIO(); y.dump(obj, buf)
-    return buf.getvalue()
-
 def write_train_yaml(cfg:Config, # a loaded config
                      model_path:str|None=None, # resolved model folder
                      tokenized_path:Path|None=None, # the tokenize step's folder (LLaMA-Factory then skips its preprocessing)
@@ -139,7 +92,7 @@ def _check_argv_paths(*paths:Path):
     "LLaMA-Factory's launcher splits its torchrun command on spaces: refuse paths that would break it."
     for p in paths:
         if any(c.isspace() for c in str(p)):
-            raise ConfigError([Problem(str(p), "path contains whitespace, which LLaMA-Factory's torchrun launcher splits on",
+            raise ConfigError([error(str(p), "path contains whitespace, which LLaMA-Factory's torchrun launcher splits on",
                                        "move the repo/venv/artifacts to a path without spaces")])
 
 def stream_process(argv:list[str], env:dict, cwd:Path, log_path:Path, echo=None)->int:

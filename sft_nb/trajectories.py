@@ -8,51 +8,16 @@ import json, re
 from dataclasses import dataclass, field
 from pathlib import Path
 import orjson
+from .rejects import REJECT_REASONS, Rejected
 
 # %% auto #0
-__all__ = ['REJECT_REASONS', 'BLOCK', 'IM_VERSION', 'Rejected', 'read_json', 'Trial', 'read_task_metadata', 'read_trial',
-           'read_job_rewards', 'parse_line', 'iter_log_records', 'lines_from_end', 'count_lines_before',
-           'read_last_success', 'content_text', 'normalize_tool_call', 'normalize_message', 'check_roles',
-           'check_tool_calls', 'check_reasoning', 'check_conversation', 'im_record', 'generation_params',
-           'read_exclude_repos']
-
-# %% ../nbs/03_trajectories.ipynb #775929c5
-REJECT_REASONS = {
-    "bad_trial_config": "trial config.json missing, unreadable, or without task.path/task.name",
-    "excluded_repo": "the instance's repo is listed in conversion.exclude_repos_file",
-    "no_reward": "the trial has no verifier reward (it errored before verification)",
-    "status_filtered": "the reward does not match conversion.instance_status",
-    "no_trajectory": "the trajectory file is missing",
-    "empty_trajectory": "the trajectory file holds no record",
-    "invalid_json": "no line of the trajectory file is valid JSON",
-    "unknown_scaffold": "the scaffold could not be detected from the trial folder",
-    "all_calls_failed": "every LLM call in the log failed",
-    "invalid_record": "the record lacks request/response messages, or they have the wrong types",
-    "no_conversation": "every LLM call was a side call (title generation, <= 2 input messages) or a duplicate",
-    "bad_roles": "role order breaks system? user (assistant (tool+|user))* assistant",
-    "missing_tool_calls": "an assistant turn before the last has no tool call",
-    "dangling_tool_call": "a tool call is never answered by a tool message",
-    "orphan_tool_message": "a tool message answers no open tool call",
-    "invalid_tool_arguments": "tool call arguments are not a JSON object",
-    "reasoning_check_failed": "too few assistant turns carry reasoning for conversion.reasoning_check",
-    "render_failed": "the chat template could not render the conversation",
-    "invalid_lf_sample": "a LLaMA-Factory sample breaks the sharegpt rules",
-    "over_max_instances": "beyond conversion.max_instances",
-    "over_cutoff_len": "longer than training.cutoff_len in LLaMA-Factory's encoding (conversion.over_length: drop, or truncate_turns when the first exchange alone is too long)",
-}
-
-class Rejected(Exception):
-    "A trial or sample that cannot be used, with its reason code and where it came from."
-    def __init__(self, reason:str, detail:str="", file:str|None=None, line:int|None=None):
-        assert reason in REJECT_REASONS, reason
-        self.reason, self.detail, self.file, self.line = reason, detail, file, line
-        super().__init__(f"{reason}: {detail}")
-    def record(self, trial:str|None=None, instance_id:str|None=None)->dict:
-        "The reject as a JSON-able row of the rejects file."
-        return dict(trial=trial, instance_id=instance_id, reason=self.reason, detail=self.detail, file=self.file, line=self.line)
+__all__ = ['BLOCK', 'IM_VERSION', 'read_json_object', 'Trial', 'read_task_metadata', 'read_trial', 'read_job_rewards',
+           'parse_line', 'iter_log_records', 'lines_from_end', 'count_lines_before', 'read_last_success',
+           'content_text', 'normalize_tool_call', 'normalize_message', 'check_roles', 'check_tool_calls',
+           'check_reasoning', 'check_conversation', 'im_record', 'generation_params', 'read_exclude_repos']
 
 # %% ../nbs/03_trajectories.ipynb #cb61463a
-def read_json(path:Path, reason:str)->dict:
+def read_json_object(path:Path, reason:str)->dict:
     "Parse a JSON object from `path`, or raise `Rejected(reason)` saying what went wrong."
     try: obj = json.loads(Path(path).read_bytes())
     except FileNotFoundError: raise Rejected(reason, "file not found", str(path))
@@ -84,7 +49,7 @@ def read_trial(trial_dir:Path, # a trial folder inside a job
               )->Trial:
     "Read a trial's instance id, reward and exception; raise `Rejected` if its config is unusable."
     trial_dir = Path(trial_dir)
-    cfg = read_json(trial_dir/"config.json", "bad_trial_config")
+    cfg = read_json_object(trial_dir/"config.json", "bad_trial_config")
     task = cfg.get("task") or {}
     if not isinstance(task, dict): raise Rejected("bad_trial_config", f"task is a {type(task).__name__}", str(trial_dir/"config.json"))
     if task.get("path"):
@@ -93,7 +58,7 @@ def read_trial(trial_dir:Path, # a trial folder inside a job
     elif task.get("name"): iid, meta = str(task["name"]).split("/")[-1], {}
     else: raise Rejected("bad_trial_config", "config.json has neither task.path nor task.name", str(trial_dir/"config.json"))
     t = Trial(trial_dir.name, trial_dir, iid, metadata=meta, agent=(cfg.get("agent") or {}).get("name"))
-    try: res = read_json(trial_dir/"result.json", "no_reward")
+    try: res = read_json_object(trial_dir/"result.json", "no_reward")
     except Rejected: res = {}
     reward = ((res.get("verifier_result") or {}).get("rewards") or {}).get("reward")
     job_reward = (job_rewards or {}).get(t.name)
@@ -105,7 +70,7 @@ def read_trial(trial_dir:Path, # a trial folder inside a job
 # %% ../nbs/03_trajectories.ipynb #1a97a6ed
 def read_job_rewards(job_dir:Path)->dict[str, float]:
     "Trial name -> reward, from the job's result.json `stats.evals.*.reward_stats.reward`."
-    try: res = read_json(Path(job_dir)/"result.json", "no_reward")
+    try: res = read_json_object(Path(job_dir)/"result.json", "no_reward")
     except Rejected: return {}
     out = {}
     for ev in ((res.get("stats") or {}).get("evals") or {}).values():

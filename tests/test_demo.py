@@ -1,7 +1,7 @@
 "The offline demo: deterministic, and its chat template renders the same in transformers and in sft_nb's renderer."
 import json
 from sft_nb.demo import build_demo_job, CHAT_TEMPLATE
-from sft_nb.convert import ChatRenderer
+from sft_nb.render import ChatRenderer
 
 
 def _tree(d):
@@ -28,7 +28,7 @@ def test_renderer_matches_transformers_apply_chat_template(project):
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(project / "artifacts/demo/model")
     r = ChatRenderer(project / "artifacts/demo/model")
-    logs = sorted((project / "artifacts/demo/harbor_job").glob("*/agent/litellm-trajectory.jsonl"))
+    logs = sorted((project / "artifacts/demo/job").glob("*/agent/litellm-trajectory.jsonl"))
     assert len(logs) >= 20
     for log in logs:
         rec = [json.loads(l) for l in log.read_text().splitlines() if json.loads(l).get("success")][-1]

@@ -6,10 +6,14 @@ import pytest
 from tokenizers import Tokenizer
 from conftest import BIN, REPO, run
 from sft_nb.config import load_config
-from sft_nb.convert import ChatRenderer, check_lf_sample, convert, render_lf
-from sft_nb.explore import (IGNORE_INDEX, LFEncoder, budget_row, budget_summary, fit_sample, fit_summary, length_budget,
-                            load_conversations)
-from sft_nb.views import mask_view, parity_warning, show_mask, template_parity
+from sft_nb.convert import convert
+from sft_nb.lf_sources import check_lf_sample
+from sft_nb.render import ChatRenderer, render_lf
+from sft_nb.data import load_conversations
+from sft_nb.encode import IGNORE_INDEX, LFEncoder, fit_sample, fit_summary, parity_check, template_parity
+from sft_nb.explore import budget_row, budget_summary, length_budget
+from sft_nb.check import parity_warning
+from sft_nb.views import mask_view, show_mask
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,7 @@ def test_encoder_equals_llamafactory_get_dataset(data, overrides):
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
     from sft_nb.register import register
-    from sft_nb.train import train_args
+    from sft_nb.lfargs import train_args
     cfg0, convs = data
     cfg = load_config(cfg0.path, ["conversion.data_name=explore", *overrides], run_name="explore-lf")
     register(cfg, quiet=True)

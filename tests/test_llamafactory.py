@@ -6,7 +6,7 @@ from conftest import BIN, run
 from sft_nb.config import load_config, ConfigError
 from sft_nb.convert import convert
 from sft_nb.register import register
-from sft_nb.train import train_args
+from sft_nb.lfargs import train_args
 
 VARIANTS = {
     "demo": [],

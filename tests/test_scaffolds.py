@@ -6,7 +6,7 @@ import pytest
 from sft_nb.config import load_config
 from sft_nb.convert import convert
 from sft_nb.register import register
-from sft_nb.train import train_args
+from sft_nb.lfargs import train_args
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,7 +9,7 @@ measures, each in a fresh process (best of --repeat, alternating):
 and then launch-to-first-step: `llamafactory-cli train` with max_steps 1 on the generated YAML, without and with
 `tokenized_path` (wall seconds until the process ends after its first optimizer step).
 
-    python bench/tokenize.py --size-mb 50
+    python bench/tokenize_cache.py --size-mb 50
 """
 import argparse, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -42,7 +42,7 @@ from sft_nb.config import load_config
 from sft_nb.tokenized import ensure_tokenized, tokenized_root
 cfg = load_config(sys.argv[1], [f"source.job_dir={sys.argv[2]}", "source.scaffold=auto", "conversion.data_name=bench", f"training.cutoff_len={sys.argv[3]}"], run_name="bench")
 shutil.rmtree(tokenized_root(cfg), ignore_errors=True)
-print(ensure_tokenized(cfg, quiet=True))
+print("CACHE=" + str(ensure_tokenized(cfg, quiet=True)))
 """
 
 
@@ -77,7 +77,7 @@ def main():
     for _ in range(a.repeat):
         lf.append(measure([py, "-c", LF_LAUNCH, work / "args.json"], env)[0])
         t, out = measure([py, "-c", TOKENIZE, work / "config.yaml", work / "job", a.cutoff], env); tok.append(t)
-    cache = out.strip().splitlines()[-1]
+    cache = next(l for l in out.splitlines() if l.startswith("CACHE="))[6:]
     (work / "args_cached.json").write_text(json.dumps({**args, "tokenized_path": cache}))
     load = min(measure([py, "-c", LF_LAUNCH, work / "args_cached.json"], env)[0] for _ in range(a.repeat))
     stats = json.loads(Path(cache + ".stats.json").read_text())["stats"]["train"]

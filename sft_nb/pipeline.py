@@ -83,6 +83,10 @@ def write_results(r:RunResult, quiet:bool=False):
     r.plot = plot_losses(cfg.output_dir, title=cfg.run_name)
     r.health = assess_run(cfg); write_health(cfg.output_dir, r.health)
     r.output = run_output(cfg, r.launch, r.plot, r.started, health=r.health)
+    if r.tokenized is not None:  # real tokens/s and the MFU they imply, for the archive and the next estimate
+        from sft_nb.estimate import measured_throughput
+        res, side = cfg.output_dir/"train_results.json", r.tokenized.parent/f"{r.tokenized.name}.stats.json"
+        if res.exists() and side.exists(): r.output["measured"] = measured_throughput(cfg, json.loads(res.read_text()), json.loads(side.read_text()))
     write_run_output(cfg.path, r.output)
     if not quiet:
         print(format_health(r.health))

@@ -9,6 +9,7 @@ from pathlib import Path
 from .config import Config
 from .demo import resolve_model_path
 from .lfargs import dump_yaml, train_args
+from .estimate import estimate_run, format_estimate, packing_choice
 from .sources import source_for
 
 # %% auto #0
@@ -43,6 +44,8 @@ def plan(cfg:Config)->dict:
                               t["num_train_epochs"], t.get("max_steps")))
         out["warmup_steps"] = math.ceil(out["total_steps"] * t.get("warmup_ratio", 0))
         out["checkpoints"] = out["total_steps"] // t["save_steps"] + (out["total_steps"] % t["save_steps"] != 0)
+    if cfg.training.get("packing", "auto") == "auto": out["batching"] = packing_choice(cfg, {**t, "neat_packing": cfg.training.get("neat_packing")})[1]
+    out["estimate"] = estimate_run(cfg, t)
     return out
 
 def format_plan(p:dict)->str:
@@ -54,5 +57,7 @@ def format_plan(p:dict)->str:
              f"{p['train_args']['gradient_accumulation_steps']} x {p['processes']} process(es)"]
     if "total_steps" in p:
         lines.append(f"steps          {p['steps_per_epoch']}/epoch, {p['total_steps']} total, {p['warmup_steps']} warmup, {p['checkpoints']} checkpoint(s)")
+    if p.get("batching"): lines.append(f"batching       packing {p['batching']}")
+    if p.get("estimate"): lines.append(format_estimate(p["estimate"]))
     lines += [f"output         {p['output_dir']}", f"yaml           {p['train_yaml']}:", dump_yaml(p["train_args"]).rstrip()]
     return "\n".join(lines)

@@ -66,7 +66,7 @@ def test_token_changing_edits_miss_the_cache(cfg):
     data = cfg.lf_data_dir / f"{cfg.data_name}.json"
     samples, raw = json.loads(data.read_text()), data.read_bytes()
     tok_cfg = __import__("pathlib").Path(args["model_name_or_path"]) / "tokenizer_config.json"
-    tok_raw = tok_cfg.read_bytes()
+    tok_raw, stamps = tok_cfg.read_bytes(), {p: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in (data, tok_cfg)}
     try:
         data.write_text(json.dumps(samples + samples[:1]))
         assert cache_key(args) != key
@@ -74,8 +74,9 @@ def test_token_changing_edits_miss_the_cache(cfg):
         assert cache_key(args) == key
         tok_cfg.write_text(json.dumps({**json.loads(tok_raw), "model_max_length": 12345}))
         assert cache_key(args) != key
-    finally:
+    finally:  # put back bytes and times, so STEP 0's manifest and the stale-data check see the files they recorded
         data.write_bytes(raw); tok_cfg.write_bytes(tok_raw)
+        for p, ns in stamps.items(): __import__("os").utime(p, ns=ns)
     assert cache_key(args) == key
 
 
@@ -83,12 +84,14 @@ def test_training_loads_the_tokenized_cache(cfg):
     "The pipeline's YAML sets tokenized_path, and LLaMA-Factory loads it instead of preprocessing."
     from sft_nb.config import load_config
     c = load_config(cfg.path, ["training.cutoff_len=512", "training.max_steps=2", "training.save_steps=100"], run_name="tok-train")
-    r = run_pipeline(c, ("convert", "register", "tokenize", "train"), quiet=True)
+    r = run_pipeline(c, ("convert", "register", "tokenize", "train", "results"), quiet=True)
     log = r.launch.log_path.read_text()
     assert f"Loaded tokenized dataset from {r.tokenized}" in log
     assert "Running tokenizer on dataset" not in log
     import yaml
     assert yaml.safe_load((c.artifacts / "training_config" / "tok-train.yaml").read_text())["tokenized_path"] == str(r.tokenized)
+    m = r.output["measured"]  # what the archive keeps: real tokens/s and the MFU it implies
+    assert m["real_tokens_per_s"] > 0 and 0 < m["implied_mfu"] < 1 and m["gpu_type"] == "H100"
 
 
 def test_dataprep_tokenizes_unless_told_not_to(own_project):
@@ -104,3 +107,8 @@ def test_dataprep_tokenizes_unless_told_not_to(own_project):
     res = run(base)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "STEP 1b tokenize built" in res.stdout and len(set(tokenized_root(c).glob("*.stats.json")) - before) == 1
+    res = run([BIN / "sft-nb", "check", "--config", own_project / "config.yaml", "--set", "training.cutoff_len=300",
+               "--set", "infrastructure.gpu_type=H200", "--set", "infrastructure.n_gpus_per_node=8"])
+    est = next(l for l in res.stdout.splitlines() if l.startswith("estimate"))
+    assert "GPU-hours" in est and "(tokenized)" in est and "8 x H200 at 989 TFLOP/s" in est, est
+    assert any(l.startswith("batching       packing auto: random batches are") for l in res.stdout.splitlines()), res.stdout

@@ -9,30 +9,23 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 from filelock import FileLock
 from ruamel.yaml import YAML
-from .core import atomic_write_text, atomic_write_json, check_safe_name, checkpoint_dirs, read_json, round_trip_yaml
+from .core import REDACTED, atomic_write_text, atomic_write_json, check_safe_name, is_secret_name, checkpoint_dirs, read_json, round_trip_yaml
 from .config import Config, load_config, read_yaml, to_plain
 from .lfargs import TRAIN_DEFAULTS, dump_yaml
 from .results import (EMA_ALPHA, ema, run_health, run_output, run_table, verdict_table, health_verdicts, health_level, throughput,
                             write_health)
 
 # %% auto #0
-__all__ = ['REDACTED', 'SECRET_NAME', 'NOT_SECRET', 'PACKAGES', 'RUN_FILES', 'TEXT_SUFFIXES', 'INDEX_HPARAMS', 'RUNS_COLUMNS',
-           'RUN_SPECIFIC', 'is_secret_name', 'scrub', 'redact', 'known_secrets', 'config_snapshot', 'resolved_config',
-           'package_versions', 'git_commit', 'provenance', 'run_logs', 'papermill_notebook', 'run_files', 'store_file',
-           'read_index', 'update_index', 'index_entry', 'write_manifest', 'archive_run', 'config_for_run', 'runs_table',
-           'format_runs', 'run_dir', 'run_config', 'config_diff', 'run_metrics', 'plot_comparison', 'Comparison',
-           'compare_runs']
+__all__ = ['PACKAGES', 'RUN_FILES', 'TEXT_SUFFIXES', 'INDEX_HPARAMS', 'RUNS_COLUMNS', 'RUN_SPECIFIC', 'scrub', 'redact',
+           'known_secrets', 'config_snapshot', 'resolved_config', 'package_versions', 'git_commit', 'provenance',
+           'run_logs', 'papermill_notebook', 'run_files', 'store_file', 'read_index', 'update_index', 'index_entry',
+           'write_manifest', 'archive_run', 'config_for_run', 'runs_table', 'format_runs', 'run_dir', 'run_config',
+           'config_diff', 'run_metrics', 'plot_comparison', 'Comparison', 'compare_runs']
 
 # %% ../nbs/11_archive.ipynb #6e56a5dc
-REDACTED = "<redacted>"
-SECRET_NAME = re.compile(r"key|token|secret|passw|credential", re.I)
-NOT_SECRET = {"dataset_key"}  # names that match SECRET_NAME but never hold a secret
-
-def is_secret_name(name)->bool:
-    "True for a key or variable name that may hold a secret."
-    return str(name).rsplit(".", 1)[-1] not in NOT_SECRET and bool(SECRET_NAME.search(str(name)))
-
-def scrub(text:str, secrets:list[str])->str:
+def scrub(text:str, # any text
+          secrets:list[str], # secret values to replace
+        )->str:
     "`text` with every occurrence of each secret replaced by <redacted>."
     for s in sorted(secrets, key=len, reverse=True): text = text.replace(s, REDACTED)
     return text
@@ -55,21 +48,27 @@ def redact(obj, # a dict/list tree (plain or ruamel round-trip)
     "A copy of `obj` with secrets replaced by <redacted>."
     return _redact(copy.deepcopy(obj), list(secrets), False)
 
-def known_secrets(cfg:Config|None=None, min_len:int=8)->list[str]:
+def known_secrets(cfg:Config|None=None, # a loaded config
+                  min_len:int=8, # shorter values are not scrubbed (they would match ordinary text)
+                )->list[str]:
     "Secret values to scrub: the config's credentials and environment variables named like secrets (`min_len`+ chars)."
     vals = [v for v in asdict(cfg.credentials).values()] if cfg else []
     vals += [v for k, v in os.environ.items() if is_secret_name(k)]
     return sorted({v for v in vals if isinstance(v, str) and len(v) >= min_len})
 
 # %% ../nbs/11_archive.ipynb #ceba39d2
-def config_snapshot(cfg:Config, secrets:list[str]=())->str:
+def config_snapshot(cfg:Config, # a loaded config
+                    secrets:list[str]=(), # secret values to scrub from every string
+                  )->str:
     "The config file's text, secrets redacted, comments and key order kept."
     y = round_trip_yaml()
     doc = _redact(y.load(cfg.path.read_text(encoding="utf-8")), list(secrets), False)
     buf = io.StringIO(); y.dump(doc, buf)
     return buf.getvalue()
 
-def resolved_config(cfg:Config, secrets:list[str]=())->dict:
+def resolved_config(cfg:Config, # a loaded config
+                    secrets:list[str]=(), # secret values to scrub from every string
+                  )->dict:
     "The effective config of a run (file + overrides + defaults) as plain data, secrets redacted."
     d = {"name": cfg.name, "run_name": cfg.run_name, "config_file": str(cfg.path), "overrides": dict(cfg.overrides),
          "global_batch": cfg.global_batch, "output_dir": str(cfg.output_dir), "training": dict(cfg.training)}
@@ -79,7 +78,8 @@ def resolved_config(cfg:Config, secrets:list[str]=())->dict:
 PACKAGES = ("sft_nb", "llamafactory", "transformers", "torch", "deepspeed", "peft", "accelerate", "datasets", "tokenizers",
             "flash_attn", "liger_kernel", "wandb")
 
-def package_versions(names=PACKAGES)->dict:
+def package_versions(names=PACKAGES, # distribution names
+                   )->dict:
     "Installed versions of `names` (missing ones left out), from package metadata: nothing is imported."
     from importlib.metadata import version, PackageNotFoundError
     out = {}
@@ -88,7 +88,8 @@ def package_versions(names=PACKAGES)->dict:
         except PackageNotFoundError: pass
     return out
 
-def git_commit(path:Path)->dict:
+def git_commit(path:Path, # a file or folder inside the checkout
+             )->dict:
     "{commit, dirty} of the git checkout holding `path`; empty when it is not one (or git is missing)."
     def git(*args):
         try: r = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=30)
@@ -109,12 +110,14 @@ RUN_FILES = ("trainer_log.jsonl", "trainer_state.json", "train_results.json", "a
              "loss_curves.png", "training_loss.png", "training_eval_loss.png", "health.json")
 TEXT_SUFFIXES = {".json", ".jsonl", ".yaml", ".yml", ".log", ".ipynb", ".txt", ".md"}
 
-def run_logs(cfg:Config)->list[Path]:
+def run_logs(cfg:Config, # a loaded config
+           )->list[Path]:
     "The launch logs of this run (`artifacts/logs/<run>_<time>.log`) and torchrun's error files, oldest first."
     pat = re.compile(re.escape(cfg.run_name) + r"_\d{8}-\d{6}\.(log|error\.json)$")
     return sorted(p for p in (cfg.artifacts/"logs").glob(f"{cfg.run_name}_*") if pat.match(p.name))
 
-def papermill_notebook(cfg:Config)->Path|None:
+def papermill_notebook(cfg:Config, # a loaded config
+                     )->Path|None:
     "The newest papermill output notebook in `artifacts/notebooks/` that ran with `run_name` = this run, if any."
     found = []
     for p in (cfg.artifacts/"notebooks").glob("*.ipynb"):
@@ -123,7 +126,9 @@ def papermill_notebook(cfg:Config)->Path|None:
         if str(params.get("run_name")) == cfg.run_name: found.append(p)
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
 
-def run_files(cfg:Config, notebook:Path|None=None)->dict[str, Path]:
+def run_files(cfg:Config, # a loaded config
+              notebook:Path|None=None, # the papermill output notebook to keep (default: found by run name)
+            )->dict[str, Path]:
     "{name in the archive: source file} for what exists of a run's output, YAML, logs, conversion stats and notebook."
     od = cfg.output_dir
     files = {f: od/f for f in RUN_FILES}
@@ -135,7 +140,10 @@ def run_files(cfg:Config, notebook:Path|None=None)->dict[str, Path]:
     if notebook: files[f"notebook/{Path(notebook).name}"] = Path(notebook)
     return {k: v for k, v in files.items() if v.is_file()}
 
-def store_file(src:Path, dst:Path, secrets:list[str]=())->Path:
+def store_file(src:Path, # the file to copy
+               dst:Path, # where it goes in the archive
+               secrets:list[str]=(), # secret values to scrub from every string
+             )->Path:
     "Copy `src` to `dst` atomically; text files scrubbed of `secrets`."
     if src.suffix in TEXT_SUFFIXES: return atomic_write_text(dst, scrub(src.read_text(encoding="utf-8", errors="replace"), secrets))
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +156,8 @@ def store_file(src:Path, dst:Path, secrets:list[str]=())->Path:
 INDEX_HPARAMS = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
                  "cutoff_len", "lr_scheduler_type", "warmup_ratio", "finetuning_type", "deepspeed")
 
-def read_index(artifacts:Path)->list[dict]:
+def read_index(artifacts:Path, # the artifacts folder
+             )->list[dict]:
     "The entries of `artifacts/index.yaml`, oldest first (empty when there is none)."
     p = Path(artifacts)/"index.yaml"
     if not p.exists(): return []
@@ -167,7 +176,10 @@ def update_index(artifacts:Path, # the artifacts folder
         runs = [r for r in read_index(artifacts) if r["run"] != entry["run"]] + [to_plain(entry)]
         return atomic_write_text(p, "# sft_nb run index: one entry per archived run (`sft-nb runs` lists it)\n" + dump_yaml({"runs": runs}))
 
-def index_entry(cfg:Config, output:dict, health:dict)->dict:
+def index_entry(cfg:Config, # a loaded config
+                output:dict, # the run's `runtime_info.output`
+                health:dict, # `run_health`'s result for the archived run
+              )->dict:
     "The index entry of an archived run."
     t, i = {**TRAIN_DEFAULTS, **cfg.training}, cfg.infrastructure
     return {"run": cfg.run_name, "time": datetime.datetime.now().isoformat(timespec="seconds"), "status": output.get("status"),
@@ -177,7 +189,11 @@ def index_entry(cfg:Config, output:dict, health:dict)->dict:
             "archive": f"runs/{cfg.run_name}", "output_dir": str(cfg.output_dir)}
 
 # %% ../nbs/11_archive.ipynb #36bdb9dc
-def write_manifest(cfg:Config, dest:Path, files:dict[str, Path], output:dict)->Path:
+def write_manifest(cfg:Config, # a loaded config
+                   dest:Path, # the run's archive folder
+                   files:dict[str, Path], # {name in the archive: source file}
+                   output:dict, # the run's `runtime_info.output`
+                 )->Path:
     "`manifest.json` of an archive: its files (size, source) and the checkpoints it references."
     return atomic_write_json(dest/"manifest.json", {
         "run": cfg.run_name, "archived_at": datetime.datetime.now().isoformat(timespec="seconds"), "output_dir": str(cfg.output_dir),
@@ -222,19 +238,23 @@ def config_for_run(config_path:Path, # the config.yaml
     name = run_name or out.get("run_name")
     if not name: raise ValueError(f"no run to archive: {config_path} has no runtime_info.output.run_name; pass --run-name")
     if overrides is None:
-        overrides = [f"{k}={json.dumps(v)}" for k, v in (out.get("overrides") or {}).items()] if str(out.get("run_name")) == str(name) else []
+        recorded = (out.get("overrides") or {}) if str(out.get("run_name")) == str(name) else {}
+        overrides = [f"{k}={json.dumps(v)}" for k, v in recorded.items() if v != REDACTED]  # secrets come from the environment
     return load_config(config_path, overrides, run_name=str(name))
 
 # %% ../nbs/11_archive.ipynb #48c69c29
 RUNS_COLUMNS = ["run", "time", "status", "health", "final_loss", "steps", "runtime_s", "data_name", "learning_rate",
                 "num_train_epochs", "global_batch"]
 
-def runs_table(artifacts:Path, columns:list[str]=RUNS_COLUMNS):
+def runs_table(artifacts:Path, # the artifacts folder
+               columns:list[str]=RUNS_COLUMNS, # which columns, in order
+             ):
     "The archived runs of `artifacts/index.yaml` as a pandas DataFrame, oldest first."
     import pandas as pd
     return pd.DataFrame(read_index(artifacts)).reindex(columns=columns)
 
-def format_runs(artifacts:Path)->str:
+def format_runs(artifacts:Path, # the artifacts folder
+              )->str:
     "The run index as a text table."
     df = runs_table(artifacts)
     if df.empty: return f"no runs archived yet in {Path(artifacts)/'index.yaml'} (`sft-nb archive` adds the last run)"
@@ -250,7 +270,9 @@ def _flatten(d:dict, prefix:str="")->dict:
         else: out[f"{prefix}{k}"] = json.dumps(v) if isinstance(v, list) else v
     return out
 
-def run_dir(artifacts:Path, run:str)->Path:
+def run_dir(artifacts:Path, # the artifacts folder
+            run:str, # a run name
+          )->Path:
     "The folder holding run `run`'s `trainer_log.jsonl`: its output dir, else its archive, else the index's output_dir."
     if not check_safe_name(run): raise ValueError(f"{run!r} is not a run name")
     a, index = Path(artifacts), read_index(artifacts)
@@ -260,7 +282,9 @@ def run_dir(artifacts:Path, run:str)->Path:
     known = sorted({e["run"] for e in index} | {p.parent.name for p in (a/"model").glob("*/trainer_log.jsonl")})
     raise FileNotFoundError(f"run {run!r} not found under {a} (no trainer_log.jsonl); known runs: {', '.join(known) or 'none'}")
 
-def run_config(artifacts:Path, run:str)->dict:
+def run_config(artifacts:Path, # the artifacts folder
+               run:str, # a run name
+             )->dict:
     "The flat config of a run (`section.key: value`), run-specific keys left out, secrets redacted."
     a, flat = Path(artifacts), {}
     resolved = read_json(a/"runs"/run/"config.resolved.json")
@@ -281,7 +305,9 @@ def config_diff(configs:dict[str, dict]): # run -> flat config
     return df
 
 # %% ../nbs/11_archive.ipynb #bd63aaaf
-def run_metrics(artifacts:Path, run:str)->dict:
+def run_metrics(artifacts:Path, # the artifacts folder
+                run:str, # a run name
+              )->dict:
     "Final loss, best loss, last eval loss, steps, epochs, tokens, runtime, rates and health of a run."
     d = run_dir(artifacts, run)
     t = verdict_table(d)

@@ -18,24 +18,27 @@ from .plan import plan as make_plan
 from .sources import source_findings
 
 # %% auto #0
-__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'TUNABLE_KEYS', 'LF_PARSE', 'RUN_SPECIFIC',
-           'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates', 'check_training_keys',
-           'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning', 'check_template',
-           'check_checkpoints', 'visible_gpus', 'check_experiment', 'check_deepspeed_file', 'check_infrastructure',
-           'check_data', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable', 'parse_key',
-           'lf_parse', 'check_lf_parser', 'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
+__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'HUB_ID', 'TUNABLE_KEYS', 'LF_PARSE',
+           'RUN_SPECIFIC', 'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates',
+           'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning',
+           'check_template', 'check_schemas', 'check_tools_file', 'check_checkpoints', 'visible_gpus',
+           'check_experiment', 'check_deepspeed_file', 'check_infrastructure', 'check_data', 'hub_offline',
+           'in_hub_cache', 'check_model_path', 'manifest_stamp', 'check_arithmetic', 'current_value', 'check_tunable',
+           'parse_key', 'lf_parse', 'check_lf_parser', 'cached_lf_parse', 'parity_warning', 'run_checks', 'preflight']
 
 # %% ../nbs/06b_check.ipynb #268d7a3d
 T = f"{INPUT}.training"
 
 # %% ../nbs/06b_check.ipynb #956a1c62
-def package_dir(name:str)->Path:
+def package_dir(name:str, # an importable package name
+              )->Path:
     "Folder of an installed package, found without importing it."
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations: raise ModuleNotFoundError(f"{name} is not installed; run make setup")
     return Path(list(spec.submodule_search_locations)[0])
 
-def dataclass_fields(path:Path)->set[str]:
+def dataclass_fields(path:Path, # a Python source file
+                   )->set[str]:
     "Names of the annotated class attributes in a Python file."
     tree = ast.parse(Path(path).read_text())
     return {n.target.id for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for n in c.body
@@ -59,7 +62,8 @@ def lf_templates()->dict[str, bool]:
 # %% ../nbs/06b_check.ipynb #d613876c
 LF_UNKNOWN = "remove it, or check LLaMA-Factory's argument list"
 
-def check_training_keys(cfg:Config)->list[Finding]:
+def check_training_keys(cfg:Config, # a loaded config
+                      )->list[Finding]:
     "Training keys LLaMA-Factory does not know."
     known = lf_argument_names()
     return [error(f"{T}.{k}", "unknown LLaMA-Factory argument", did_you_mean(k, known, LF_UNKNOWN)) for k in cfg.training if k not in known]
@@ -67,7 +71,9 @@ def check_training_keys(cfg:Config)->list[Finding]:
 GPU_FEATURES = {"flash_attn": ("flash_attn", lambda v: v in ("fa2", "fa3")), "enable_liger_kernel": ("liger_kernel", bool),
                 "use_unsloth_gc": ("unsloth", bool), "use_unsloth": ("unsloth", bool)}
 
-def check_gpu_features(cfg:Config, gpus:int)->list[Finding]:
+def check_gpu_features(cfg:Config, # a loaded config
+                       gpus:int, # GPUs visible here
+                     )->list[Finding]:
     "GPU-only features: passed through on a CPU (warning), their package required where a GPU is visible."
     out = []
     for key, (pkg, wanted) in GPU_FEATURES.items():
@@ -78,13 +84,16 @@ def check_gpu_features(cfg:Config, gpus:int)->list[Finding]:
     return out
 
 # %% ../nbs/06b_check.ipynb #d8cc268f
-def model_config(cfg:Config)->dict|None:
+def model_config(cfg:Config, # a loaded config
+               )->dict|None:
     "The model's config.json, if the model folder is local and has one."
     p = Path(resolve_model_path(cfg, build=False))/"config.json"
     try: return json.loads(p.read_text())
     except (OSError, json.JSONDecodeError): return None
 
-def check_long_context(cfg:Config, mcfg:dict|None)->list[Finding]:
+def check_long_context(cfg:Config, # a loaded config
+                       mcfg:dict|None, # the model's config.json (None when unknown)
+                     )->list[Finding]:
     "cutoff_len against 32k and against the model's max_position_embeddings."
     t, out = cfg.training, []
     cutoff, rope = t.get("cutoff_len", 2048), t.get("rope_scaling")
@@ -96,12 +105,15 @@ def check_long_context(cfg:Config, mcfg:dict|None)->list[Finding]:
     return out
 
 # %% ../nbs/06b_check.ipynb #585d7080
-def data_reasoning(cfg:Config)->dict:
+def data_reasoning(cfg:Config, # a loaded config
+                 )->dict:
     "fast/slow sample counts from the last conversion summary ({} before STEP 0)."
     try: return json.loads((cfg.im_data_dir/f"{cfg.data_name}.summary.json").read_text()).get("reasoning") or {}
     except (OSError, json.JSONDecodeError): return {}
 
-def check_template(cfg:Config, reasoning:dict)->list[Finding]:
+def check_template(cfg:Config, # a loaded config
+                   reasoning:dict, # fast/slow sample counts of the converted data
+                 )->list[Finding]:
     "The template exists, and its own thinking handling does not fight the data's reasoning."
     name, templates = cfg.training.get("template", "qwen3_nothink"), lf_templates()
     if name not in templates: return [error(f"{T}.template", f"{name!r} is not a LLaMA-Factory template", did_you_mean(name, templates, LF_UNKNOWN))]
@@ -115,11 +127,38 @@ def check_template(cfg:Config, reasoning:dict)->list[Finding]:
                         "use a plain template (e.g. qwen3_nothink): sft_nb's data is already rendered by the model's chat template")]
     return []
 
+# %% ../nbs/06b_check.ipynb #6855b3ca
+def check_schemas(cfg:Config)->list[Finding]:
+    "Warnings when the last conversion kept tool-using conversations without a system prompt or tool schemas."
+    try: w = json.loads((cfg.im_data_dir/f"{cfg.data_name}.summary.json").read_text()).get("warnings") or {}
+    except (OSError, json.JSONDecodeError): return []
+    C, out = f"{INPUT}.conversion", []
+    if w.get("no_tool_schemas"):
+        out.append(warning(f"{C}.tools_file", f"{w['no_tool_schemas']} tool-using conversations have no tool schemas (their logs record none): the model would be trained without the schemas it is served with",
+                           "set conversion.tools_file to the agent's tool schemas (a JSON list) and rerun STEP 0 with --force"))
+    if w.get("no_system_prompt"):
+        out.append(warning(f"{C}.system_prompt_file", f"{w['no_system_prompt']} tool-using conversations have no system prompt (their logs record none)",
+                           "set conversion.system_prompt_file to the agent's system prompt and rerun STEP 0 with --force"))
+    return out
+
+def check_tools_file(cfg:Config)->list[Finding]:
+    "`conversion.tools_file`, when set and present, is a JSON list of tool schemas (OpenAI or Anthropic shape)."
+    f = cfg.conversion.tools_file
+    if not f or not cfg.resolve(f).is_file(): return []
+    try: tools = json.loads(cfg.resolve(f).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e: return [error(f"{INPUT}.conversion.tools_file", f"not JSON: {e}", "write the tool schemas as a JSON list")]
+    tools = tools.get("tools") if isinstance(tools, dict) else tools
+    if not isinstance(tools, list) or not all(isinstance(t, dict) and ("function" in t or "name" in t) for t in tools):
+        return [error(f"{INPUT}.conversion.tools_file", "is not a list of tool schemas", 'give a JSON list of {"type": "function", "function": {...}} or {"name", "description", "input_schema"} objects')]
+    return []
+
 # %% ../nbs/06b_check.ipynb #2e34e4eb
 OVERWRITE_ENV = "SFT_ALLOW_OVERWRITE_OUTPUT"
 CHECKPOINT_WEIGHTS = ("model.safetensors", "model-*.safetensors", "pytorch_model*.bin", "adapter_model.*", "global_step*")
 
-def check_checkpoints(cfg:Config, env:dict)->list[Finding]:
+def check_checkpoints(cfg:Config, # a loaded config
+                      env:dict, # the environment to judge (e.g. os.environ)
+                    )->list[Finding]:
     "Resume and overwrite settings against what is on disk."
     t, out, od = cfg.training, [], cfg.output_dir
     resume = t.get("resume_from_checkpoint")
@@ -139,7 +178,8 @@ def check_checkpoints(cfg:Config, env:dict)->list[Finding]:
     return out
 
 # %% ../nbs/06b_check.ipynb #8143e354
-def visible_gpus(env:dict)->int:
+def visible_gpus(env:dict, # the environment (CUDA_VISIBLE_DEVICES)
+               )->int:
     "GPUs this process could use: CUDA_VISIBLE_DEVICES if set, else `nvidia-smi -L`, else 0 (no torch import)."
     if env.get("CUDA_VISIBLE_DEVICES") is not None: return len([d for d in env["CUDA_VISIBLE_DEVICES"].split(",") if d.strip() and d.strip() != "-1"])
     smi = shutil.which("nvidia-smi")
@@ -148,13 +188,17 @@ def visible_gpus(env:dict)->int:
     except (OSError, subprocess.TimeoutExpired): return 0
     return sum(line.startswith("GPU ") for line in res.stdout.splitlines()) if res.returncode == 0 else 0
 
-def check_experiment(cfg:Config, env:dict)->list[Finding]:
+def check_experiment(cfg:Config, # a loaded config
+                     env:dict, # the environment to judge (e.g. os.environ)
+                   )->list[Finding]:
     "wandb online needs a key."
     if cfg.experiment.wandb_mode == "online" and not (env.get("WANDB_API_KEY") or cfg.credentials.wandb_api_key):
         return [error(f"{INPUT}.experiment.wandb_mode", "online without a wandb key", "export WANDB_API_KEY (or set credentials.wandb_api_key), or use wandb_mode: offline")]
     return []
 
-def check_deepspeed_file(key:str, path:Path)->list[Finding]:
+def check_deepspeed_file(key:str, # the config key that names the file
+                         path:Path, # the DeepSpeed JSON
+                       )->list[Finding]:
     "A DeepSpeed config must exist, be JSON, and say its ZeRO stage."
     if not path.is_file(): return [error(key, f"{path} not found", "use a shipped ds_z0/z2/z3(_offload)_config.json or a path to your own")]
     try: ds = json.loads(path.read_text())
@@ -163,7 +207,9 @@ def check_deepspeed_file(key:str, path:Path)->list[Finding]:
         return [error(key, f"{path} has no zero_optimization.stage", "add zero_optimization: {stage: 0|1|2|3}")]
     return []
 
-def check_infrastructure(cfg:Config, gpus:int)->list[Finding]:
+def check_infrastructure(cfg:Config, # a loaded config
+                         gpus:int, # GPUs visible here
+                       )->list[Finding]:
     "Process counts against visible GPUs, and the DeepSpeed config."
     i, out, k = cfg.infrastructure, [], f"{INPUT}.infrastructure"
     if gpus and i.n_gpus_per_node > gpus:
@@ -177,11 +223,14 @@ def check_infrastructure(cfg:Config, gpus:int)->list[Finding]:
     return out
 
 # %% ../nbs/06b_check.ipynb #7436d1da
-def check_data(cfg:Config)->list[Finding]:
+def check_data(cfg:Config, # a loaded config
+             )->list[Finding]:
     "Inputs exist; the registered dataset points at a current, non-empty file; the model folder is complete."
     out = source_findings(cfg)
-    if cfg.conversion.exclude_repos_file and not cfg.resolve(cfg.conversion.exclude_repos_file).is_file():
-        out.append(error(f"{INPUT}.conversion.exclude_repos_file", f"{cfg.resolve(cfg.conversion.exclude_repos_file)} not found", "fix the path or set it to null"))
+    for k in ("exclude_repos_file", "tools_file", "system_prompt_file"):
+        f = getattr(cfg.conversion, k)
+        if f and not cfg.resolve(f).is_file(): out.append(error(f"{INPUT}.conversion.{k}", f"{cfg.resolve(f)} not found", "fix the path or set it to null"))
+    out += check_tools_file(cfg)
     try: entry = json.loads((cfg.lf_data_dir/"dataset_info.json").read_text()).get(cfg.dataset_key)
     except (OSError, json.JSONDecodeError): entry = None
     if entry and entry.get("file_name"):
@@ -190,21 +239,51 @@ def check_data(cfg:Config)->list[Finding]:
             out.append(error(f"{INPUT}.dataset.name", f"registered {cfg.dataset_key!r} points at {f}, which is missing or empty", "rerun STEP 0 (sft-nb dataprep)"))
         elif (recorded := manifest_stamp(cfg, f)) is not None and recorded != file_stamp(f):
             out.append(error(f"{INPUT}.dataset.name", f"{f} is not the file its conversion manifest recorded (changed or replaced since)", "rerun STEP 0 with --force"))
-    mp = cfg.model.model_name_or_path
-    if mp != "demo" and cfg.resolve(mp).is_dir():
-        m = cfg.resolve(mp)
-        if not (m/"config.json").exists(): out.append(error(f"{INPUT}.model.model_name_or_path", f"{m} has no config.json", "point it at a model folder"))
-        if not any((m/f).exists() for f in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")):
-            out.append(error(f"{INPUT}.model.model_name_or_path", f"{m} has no tokenizer files", "copy the tokenizer into the model folder"))
-    return out
+    return out + check_model_path(cfg, os.environ)
 
-def manifest_stamp(cfg:Config, data_file:Path)->list|None:
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+def hub_offline(env:dict, # the environment (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE)
+              )->bool:
+    "Whether the Hub may not be reached: `HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE` set to 1/true."
+    return any(str(env.get(v, "")).lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+def in_hub_cache(repo_id:str, # a Hub model id, `org/name`
+               )->bool:
+    "Whether the model's config.json is in the local Hub cache (no network)."
+    from huggingface_hub import try_to_load_from_cache
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+def check_model_path(cfg:Config, # a loaded config
+                     env:dict, # the environment (for HF_HUB_OFFLINE)
+                    )->list[Finding]:
+    "A model path must exist and hold a model; a Hub id must look like `org/name` and, offline, be in the local cache."
+    mp, k = cfg.model.model_name_or_path, f"{INPUT}.model.model_name_or_path"
+    if mp == "demo": return []
+    m = cfg.resolve(mp)
+    if m.is_dir():
+        out = [] if (m/"config.json").exists() else [error(k, f"{m} has no config.json", "point it at a model folder")]
+        if not any((m/f).exists() for f in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")):
+            out.append(error(k, f"{m} has no tokenizer files", "copy the tokenizer into the model folder"))
+        return out
+    if mp.startswith(("/", "./", "../", "~")) or mp.count("/") > 1:
+        return [error(k, f"{m} does not exist", "point it at a local model folder, or give a Hub id like org/name")]
+    if not HUB_ID.match(mp): return [error(k, f"{mp!r} is neither a local folder nor a Hub id (org/name)", "point it at a model folder, or give a Hub id like Qwen/Qwen2.5-7B-Instruct")]
+    if hub_offline(env) and not in_hub_cache(mp):
+        return [error(k, f"{mp} is not in the local Hub cache and the Hub is offline (HF_HUB_OFFLINE=1)", f"download it first (huggingface-cli download {mp}) or point at a local folder")]
+    return []
+
+def manifest_stamp(cfg:Config, # a loaded config
+                   data_file:Path, # the registered LF file
+                 )->list|None:
     "[size, mtime] the conversion manifest recorded for `data_file` (None without a manifest or record)."
     try: return json.loads((cfg.lf_data_dir/f"{cfg.data_name}.manifest.json").read_text())["outputs"].get(str(data_file))
     except (OSError, json.JSONDecodeError, KeyError, AttributeError): return None
 
 # %% ../nbs/06b_check.ipynb #2baa1f20
-def check_arithmetic(cfg:Config, plan:dict)->list[Finding]:
+def check_arithmetic(cfg:Config, # a loaded config
+                     plan:dict, # the run's plan (`sft_nb.plan.plan`)
+                   )->list[Finding]:
     "Checkpoint and logging frequency against the number of steps."
     total, out = plan.get("total_steps"), []
     if not total: return out
@@ -215,12 +294,15 @@ def check_arithmetic(cfg:Config, plan:dict)->list[Finding]:
 
 TUNABLE_KEYS = {"max_instances": ("conversion", "max_instances")}
 
-def current_value(cfg:Config, name:str):
+def current_value(cfg:Config, # a loaded config
+                  name:str, # a key under evolving.tunable_params
+                ):
     "The current value of a tunable parameter (training keys, or conversion.max_instances)."
     if name in TUNABLE_KEYS: sec, key = TUNABLE_KEYS[name]; return getattr(getattr(cfg, sec), key)
     return cfg.training.get(name, TRAIN_DEFAULTS.get(name))
 
-def check_tunable(cfg:Config)->list[Finding]:
+def check_tunable(cfg:Config, # a loaded config
+                )->list[Finding]:
     "Each declared range is valid and holds the current value."
     out, k = [], "evolving.tunable_params"
     params = (cfg.evolving or {}).get("tunable_params") or {}
@@ -254,13 +336,16 @@ def _free_port()->int:
 
 RUN_SPECIFIC = ("run_name", "output_dir")
 
-def parse_key(args:dict)->str:
+def parse_key(args:dict, # LLaMA-Factory training arguments
+            )->str:
     "Cache key of a parser verdict: the arguments (without the run's name and folder) and LLaMA-Factory's version."
     import importlib.metadata as md
     judged = {k: v for k, v in args.items() if k not in RUN_SPECIFIC}
     return hashlib.sha256(json.dumps([judged, md.version("llamafactory")], sort_keys=True, default=str).encode()).hexdigest()[:32]
 
-def lf_parse(args:dict, cache_dir:Path|None=None)->dict:
+def lf_parse(args:dict, # LLaMA-Factory training arguments
+             cache_dir:Path|None=None, # where verdicts are cached by `parse_key`
+           )->dict:
     "LLaMA-Factory's verdict on training arguments: {'ok': True} or {'ok': False, 'error': ...}, cached by hash."
     key = parse_key(args)
     hit = Path(cache_dir)/f"{key}.json" if cache_dir else None
@@ -275,18 +360,22 @@ def lf_parse(args:dict, cache_dir:Path|None=None)->dict:
     if hit: atomic_write_json(hit, verdict)
     return verdict
 
-def check_lf_parser(cfg:Config)->list[Finding]:
+def check_lf_parser(cfg:Config, # a loaded config
+                  )->list[Finding]:
     "The generated arguments pass LLaMA-Factory's own parser."
     v = lf_parse(train_args(cfg, model_path=resolve_model_path(cfg, build=False)), cfg.artifacts/".cache"/"lf_parse")
     return [] if v["ok"] else [error(T, f"LLaMA-Factory's parser refuses the generated arguments: {v['error']}", "fix the training key it names")]
 
-def cached_lf_parse(cfg:Config)->dict|None:
+def cached_lf_parse(cfg:Config, # a loaded config
+                  )->dict|None:
     "The cached parser verdict for this config's arguments, or None if it has not run (no subprocess)."
     hit = cfg.artifacts/".cache"/"lf_parse"/f"{parse_key(train_args(cfg, model_path=resolve_model_path(cfg, build=False)))}.json"
     return json.loads(hit.read_text()) if hit.exists() else None
 
 # %% ../nbs/06b_check.ipynb #80f118db
-def parity_warning(cfg:Config, max_samples:int=20)->str|None:
+def parity_warning(cfg:Config, # a loaded config
+                   max_samples:int=20, # how many conversations to compare
+                 )->str|None:
     "A warning naming the first sample whose LLaMA-Factory encoding differs from the chat template; None if all agree or no data yet."
     if not (cfg.lf_data_dir/f"{cfg.data_name}.json").is_file(): return None
     try: results = parity_check(LFEncoder.from_config(cfg), load_conversations(cfg), max_samples)
@@ -308,7 +397,7 @@ def run_checks(cfg:Config, # a loaded config
     env = dict(os.environ if env is None else env)
     gpus, p = visible_gpus(env), plan or make_plan(cfg)
     found = (check_training_keys(cfg) + check_gpu_features(cfg, gpus) + check_long_context(cfg, model_config(cfg))
-             + check_template(cfg, data_reasoning(cfg)) + check_checkpoints(cfg, env) + check_experiment(cfg, env)
+             + check_template(cfg, data_reasoning(cfg)) + check_schemas(cfg) + check_checkpoints(cfg, env) + check_experiment(cfg, env)
              + check_infrastructure(cfg, gpus) + check_data(cfg) + check_arithmetic(cfg, p) + check_tunable(cfg))
     if deep and not any(f.level == "error" and f.key.startswith(T) for f in found): found += check_lf_parser(cfg)
     if (deep if parity is None else parity):
@@ -316,6 +405,8 @@ def run_checks(cfg:Config, # a loaded config
     return sorted(found, key=lambda f: f.level != "error")
 
 # %% ../nbs/06b_check.ipynb #b5522537
-def preflight(cfg:Config, deep:bool=True)->list:
+def preflight(cfg:Config, # a loaded config
+              deep:bool=True, # also run LLaMA-Factory's own parser (subprocess, cached)
+            )->list:
     "The errors that must stop this run (an empty list when it may go)."
     return [f for f in run_checks(cfg, deep=deep, parity=False) if f.level == "error"]

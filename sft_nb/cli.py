@@ -55,7 +55,11 @@ def build_parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/09_cli.ipynb #20bc7d71
-def cmd_check(cfg, deep:bool=False, as_json:bool=False, parity:bool|None=None)->int:
+def cmd_check(cfg, # a loaded config
+              deep:bool=False, # also run LLaMA-Factory's own parser (subprocess, cached)
+              as_json:bool=False, # print JSON instead of text
+              parity:bool|None=None, # also check template parity on the data (default: `deep`)
+            )->int:
     "Print the plan and the findings; 2 if there is an error."
     from sft_nb.plan import plan, format_plan
     from sft_nb.check import run_checks, cached_lf_parse
@@ -74,7 +78,9 @@ def cmd_check(cfg, deep:bool=False, as_json:bool=False, parity:bool|None=None)->
         print(f"check: {'OK' if not errors else f'{len(errors)} error(s)'}, {len(warnings)} warning(s) in {time.time() - t0:.1f} s")
     return 2 if errors else 0
 
-def print_config_error(e:ConfigError, as_json:bool=False):
+def print_config_error(e:ConfigError, # the config error, with its problems
+                       as_json:bool=False, # print JSON instead of text
+                     ):
     "A config error's problems, one line each (or as JSON)."
     rows = [{"level": "error", "key": p.key, "what": p.what, "fix": p.fix} for p in e.problems]
     if as_json: print(json.dumps({"ok": False, "errors": rows, "warnings": []}, indent=1))
@@ -87,13 +93,18 @@ class Terminated(BaseException):
 
 def _raise_terminated(signum, frame): raise Terminated()
 
-def archive_after(cfg, status:str, output:dict|None=None)->None:
+def archive_after(cfg, # a loaded config
+                  status:str, # how the run ended: success, failed, interrupted, terminated
+                  output:dict|None=None, # its `runtime_info.output`, when STEP 3 wrote one
+                )->None:
     "Archive the run, saying so; a run that produced nothing to archive is reported, not an error."
     from sft_nb.archive import archive_run
     try: print(f"archived ({status}): {archive_run(cfg, output=output, status=status)}")
     except FileNotFoundError as e: print(f"not archived: {e}", file=sys.stderr)
 
-def cmd_run(cfg, force:bool=False)->int:
+def cmd_run(cfg, # a loaded config
+            force:bool=False, # reconvert even when STEP 0's outputs are current
+          )->int:
     "Deep check, then STEP 0-3, then archive the run; the exit code says how it ended."
     from sft_nb.pipeline import run_pipeline
     from sft_nb.train import TrainingFailed
@@ -111,7 +122,9 @@ def cmd_run(cfg, force:bool=False)->int:
     return rc
 
 # %% ../nbs/09_cli.ipynb #f03e1f02
-def cmd_other(args, cfg)->int:
+def cmd_other(args, # the parsed command line
+              cfg, # a loaded config
+            )->int:
     "show-mask, archive, runs, compare, dashboard."
     if args.command == "show-mask":
         from sft_nb.views import show_mask
@@ -130,7 +143,8 @@ def cmd_other(args, cfg)->int:
     except OSError as e: print(f"ERROR {e}", file=sys.stderr); return 1
     return 0
 
-def main(argv:list[str]|None=None)->int:
+def main(argv:list[str]|None=None, # the arguments (default: sys.argv[1:])
+       )->int:
     "Entry point of the `sft-nb` console script."
     args = build_parser().parse_args(argv)
     as_json = getattr(args, "json", False)

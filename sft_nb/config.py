@@ -8,13 +8,13 @@ import difflib, os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from ruamel.yaml import YAML
-from .core import check_safe_name, did_you_mean, timestamp
+from .core import REDACTED, check_safe_name, did_you_mean, is_secret_name, timestamp
 
 # %% auto #0
 __all__ = ['INPUT', 'SECTIONS', 'CHOICES', 'TRAINING_TYPES', 'Finding', 'error', 'warning', 'ConfigError', 'SourceCfg',
            'ConversionCfg', 'DatasetCfg', 'ModelCfg', 'InfrastructureCfg', 'ExperimentCfg', 'CredentialsCfg', 'coerce',
            'build_section', 'check_training', 'to_plain', 'parse_override', 'apply_override', 'Config', 'check_config',
-           'read_yaml', 'load_config', 'build_config']
+           'read_yaml', 'load_config', 'recorded_overrides', 'build_config']
 
 # %% ../nbs/01_config.ipynb #ecb06b6b
 INPUT = "runtime_info.input"
@@ -28,11 +28,17 @@ class Finding:
     fix: str   # what to do about it
     def __str__(self): return f"{self.level.upper()} {self.key}: {self.what} -> {self.fix}"
 
-def error(key:str, what:str, fix:str)->Finding:
+def error(key:str, # full key path
+          what:str, # what is wrong
+          fix:str, # what to do about it
+        )->Finding:
     "A finding that stops the run."
     return Finding("error", key, what, fix)
 
-def warning(key:str, what:str, fix:str)->Finding:
+def warning(key:str, # full key path
+            what:str, # what is wrong
+            fix:str, # what to do about it
+          )->Finding:
     "A finding worth reading that does not stop the run."
     return Finding("warning", key, what, fix)
 
@@ -66,6 +72,10 @@ class ConversionCfg:
     reasoning_ratio: float = 0.2
     strict: bool = False              # any dropped trial or sample fails STEP 0
     over_length: str = "keep"         # keep | drop | truncate_turns: samples longer than training.cutoff_len
+    keep_exceptions: list[str] = field(default_factory=lambda: ["AgentTimeoutError"]) # exception types a kept trial may end with
+    terminus_parse_errors: str = "keep_masked" # keep_masked (in context, not trained) | keep | drop: terminus-2 replies that did not parse
+    system_prompt_file: str|None = None # system prompt for agents whose logs hold none (claude-code, opencode)
+    tools_file: str|None = None       # JSON list of OpenAI tool schemas for agents whose logs hold none
 
 @dataclass
 class DatasetCfg:
@@ -112,6 +122,7 @@ CHOICES = {
     "conversion.instance_status": ["resolved", "unresolved", "all"],
     "conversion.reasoning_check": ["strict", "adaptive"],
     "conversion.over_length": ["keep", "drop", "truncate_turns"],
+    "conversion.terminus_parse_errors": ["keep_masked", "keep", "drop"],
     "experiment.wandb_mode": ["disabled", "offline", "online"],
     "training.stage": ["sft", "pt", "rm", "ppo", "dpo", "kto"],
     "training.finetuning_type": ["full", "lora", "freeze", "oft"],
@@ -133,16 +144,19 @@ TRAINING_TYPES = dict(
     weight_decay=float, max_grad_norm=float, preprocessing_num_workers=int)
 
 # %% ../nbs/01_config.ipynb #34ba373d
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list of strings"}
 
 def _base_type(annotation)->tuple[type, bool]:
     "The plain type behind an annotation like `int|None`, and whether None is allowed."
     if isinstance(annotation, type): return annotation, False
     parts = [p.strip() for p in str(annotation).split("|")]
     base = next(p for p in parts if p != "None")
-    return {"str": str, "int": int, "float": float, "bool": bool}[base], "None" in parts
+    return {"str": str, "int": int, "float": float, "bool": bool, "list[str]": list}[base], "None" in parts
 
-def coerce(value, annotation, key:str):
+def coerce(value, # the value as read from YAML
+           annotation, # the dataclass field's annotation, e.g. `int|None`
+           key:str, # its key path, for the error
+         ):
     "Return `value` as the type `annotation` names, or raise a `ConfigError` naming `key`."
     typ, nullable = _base_type(annotation)
     if value is None:
@@ -154,6 +168,7 @@ def coerce(value, annotation, key:str):
     if typ is float and isinstance(value, int) and not isinstance(value, bool): value = float(value)
     if typ is int and isinstance(value, float) and value.is_integer(): value = int(value)
     ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
+    if typ is list: ok = ok and all(isinstance(v, str) for v in value)
     if not ok: raise ConfigError([error(key, f"is {value!r} ({type(value).__name__})", f"give it {_TYPE_NAMES[typ]}")])
     return typ(value)
 
@@ -178,7 +193,9 @@ def build_section(name:str, # section name under runtime_info.input, e.g. `conve
     return cls(**values)
 
 # %% ../nbs/01_config.ipynb #bf1c2480
-def check_training(raw:dict|None, problems:list[Finding])->dict:
+def check_training(raw:dict|None, # the user's `training` map (None if absent)
+                   problems:list[Finding], # problems found are appended here
+                 )->dict:
     "Type-check the well-known LLaMA-Factory keys in `training`; return a plain dict without nulls."
     out = {}
     for k, v in dict(raw or {}).items():
@@ -197,7 +214,8 @@ def check_training(raw:dict|None, problems:list[Finding])->dict:
             problems.append(error(f"{INPUT}.training.{k}", f"is {out[k]}", "use a positive integer"))
     return out
 
-def to_plain(obj):
+def to_plain(obj, # ruamel round-trip data (maps, sequences, scalars)
+           ):
     "ruamel's round-trip containers and scalars as plain Python dicts, lists, floats and strings."
     if isinstance(obj, dict): return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [to_plain(v) for v in obj]
@@ -221,7 +239,10 @@ def parse_override(text:str, # `key.path=value`
     return parts, value
 
 # %% ../nbs/01_config.ipynb #78215271
-def apply_override(doc:dict, parts:list[str], value):
+def apply_override(doc:dict, # the parsed config document
+                   parts:list[str], # the key path, split on dots
+                   value, # the value to set
+                 ):
     "Set `value` at key path `parts` in `doc`, creating missing maps on the way."
     node = doc
     for i, p in enumerate(parts[:-1]):
@@ -245,7 +266,7 @@ class Config:
     infrastructure: InfrastructureCfg
     experiment: ExperimentCfg
     credentials: CredentialsCfg
-    overrides: dict = field(default_factory=dict) # `--set` overrides applied, key path -> value
+    overrides: dict = field(default_factory=dict) # `--set` overrides applied, key path -> value (secrets as <redacted>)
     run_name: str = ""
     evolving: dict = field(default_factory=dict)  # the `evolving` section (tunable parameter ranges), as plain data
 
@@ -283,7 +304,9 @@ class Config:
                 * i.n_gpus_per_node * i.nnodes)
 
 # %% ../nbs/01_config.ipynb #c7366320
-def check_config(cfg:Config, problems:list[Finding]):
+def check_config(cfg:Config, # a loaded config
+                 problems:list[Finding], # problems found are appended here
+               ):
     "Cross-key checks, appended to `problems`."
     if cfg.conversion.data_name is None:
         problems.append(error(f"{INPUT}.conversion.data_name", "missing", "set a short name for the converted data, e.g. my_swe_data"))
@@ -301,7 +324,8 @@ def check_config(cfg:Config, problems:list[Finding]):
         problems.append(error(f"{INPUT}.conversion.reasoning_ratio", f"is {cfg.conversion.reasoning_ratio}", "use a number in [0, 1]"))
 
 # %% ../nbs/01_config.ipynb #05dd1b6c
-def read_yaml(path:Path):
+def read_yaml(path:Path, # a YAML file
+            ):
     "Read a YAML file with ruamel.yaml's round-trip loader (comments and order kept)."
     return YAML().load(Path(path).read_text(encoding="utf-8"))
 
@@ -321,7 +345,15 @@ def load_config(path:str|Path="config.yaml", # the config file
     if run_name is not None: apply_override(doc, INPUT.split(".") + ["experiment", "run_name"], str(run_name))
     return build_config(path, doc, applied)
 
-def build_config(path:Path, doc:dict, applied:dict)->Config:
+def recorded_overrides(applied:dict, # key path -> value, as the overrides were applied
+                      )->dict: # what may be written down: secret values replaced by <redacted>
+    "The overrides as they are recorded in `runtime_info.output`, the archive and the index: never a secret value."
+    return {k: REDACTED if is_secret_name(k) and v is not None else v for k, v in to_plain(applied).items()}
+
+def build_config(path:Path, # the config file (for relative paths)
+                 doc:dict, # its parsed document, overrides applied
+                 applied:dict, # key path -> value of the overrides applied
+               )->Config:
     "Turn a parsed config document into a checked `Config`."
     problems = []
     for top in doc:
@@ -334,7 +366,7 @@ def build_config(path:Path, doc:dict, applied:dict)->Config:
     name = str((doc.get("meta_info") or {}).get("name") or "sft")
     exp = sections["experiment"]
     if exp.run_name is not None: exp.run_name = str(exp.run_name)
-    cfg = Config(path=path, name=name, training=training, overrides=to_plain(applied), **sections,
+    cfg = Config(path=path, name=name, training=training, overrides=recorded_overrides(applied), **sections,
                  run_name=exp.run_name or f"{name}-{timestamp()}", evolving=to_plain(doc.get("evolving") or {}))
     check_config(cfg, problems)
     if problems: raise ConfigError(problems)

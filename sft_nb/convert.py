@@ -19,7 +19,8 @@ from .sources import source_for
 __all__ = ['fingerprint', 'conversion_inputs', 'file_stamp', 'read_current_manifest', 'convert']
 
 # %% ../nbs/04_convert.ipynb #283e9435
-def fingerprint(paths:list[Path])->str:
+def fingerprint(paths:list[Path], # files and folders (folders are walked)
+              )->str:
     "A digest of the path, size and mtime of every file under `paths`."
     h = hashlib.sha256()
     for root in sorted(map(Path, paths)):
@@ -29,17 +30,20 @@ def fingerprint(paths:list[Path])->str:
             st = p.stat(); h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
-def conversion_inputs(cfg:Config, model_dir:str)->tuple[list[Path], dict]:
+def conversion_inputs(cfg:Config, # a loaded config
+                      model_dir:str, # the resolved model folder
+                    )->tuple[list[Path], dict]:
     "The input paths whose change means reconverting, and the settings that do."
     s = cfg.source
     paths = list(source_for(cfg).inputs(cfg))
-    if cfg.conversion.exclude_repos_file: paths.append(cfg.resolve(cfg.conversion.exclude_repos_file))
+    paths += [cfg.resolve(f) for f in (cfg.conversion.exclude_repos_file, cfg.conversion.tools_file, cfg.conversion.system_prompt_file) if f]
     paths += [Path(model_dir)/f for f in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja") if (Path(model_dir)/f).exists()]
     settings = {"source": asdict(s), "conversion": asdict(cfg.conversion), "cutoff_len": cfg.training.get("cutoff_len", 2048),
                 "model": model_dir, "sft_nb": sft_nb.__version__}
     return paths, json.loads(json.dumps(settings, default=str))
 
-def file_stamp(p:Path)->list[int]:
+def file_stamp(p:Path, # a file
+             )->list[int]:
     "[size, mtime in ns] of a file: what says it is the same file as before."
     st = Path(p).stat()
     return [st.st_size, st.st_mtime_ns]
@@ -47,7 +51,10 @@ def file_stamp(p:Path)->list[int]:
 def _outputs(report:ConvertReport)->dict:
     return {str(p): file_stamp(p) for p in (report.lf_path, report.im_path, report.rejects_path) if p is not None and p.exists()}
 
-def read_current_manifest(path:Path, digest:str, settings:dict)->ConvertReport|None:
+def read_current_manifest(path:Path, # the manifest file
+                          digest:str, # the inputs' fingerprint now
+                          settings:dict, # the settings now
+                        )->ConvertReport|None:
     "The report of the last conversion if its manifest matches these inputs and settings and its outputs are intact."
     try: m = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError): return None

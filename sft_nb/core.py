@@ -9,8 +9,9 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 # %% auto #0
-__all__ = ['atomic_write_text', 'atomic_write_json', 'AtomicLines', 'check_safe_name', 'timestamp', 'read_json',
-           'is_finite_number', 'did_you_mean', 'round_trip_yaml', 'checkpoint_dirs', 'latest_checkpoint']
+__all__ = ['REDACTED', 'SECRET_WORD', 'atomic_write_text', 'atomic_write_json', 'AtomicLines', 'check_safe_name', 'timestamp',
+           'read_json', 'is_finite_number', 'did_you_mean', 'round_trip_yaml', 'checkpoint_dirs', 'latest_checkpoint',
+           'is_secret_name']
 
 # %% ../nbs/00_core.ipynb #5227122d
 def atomic_write_text(path:Path, # file to write
@@ -106,6 +107,17 @@ def checkpoint_dirs(output_dir:Path, # a run's output dir
     cps = [p for p in Path(output_dir).glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
     return sorted(cps, key=lambda p: int(p.name.split("-")[-1]))
 
-def latest_checkpoint(output_dir:Path)->Path|None:
+def latest_checkpoint(output_dir:Path, # a run's output dir
+                    )->Path|None:
     "The `checkpoint-N` folder with the largest N, or None."
     return (checkpoint_dirs(output_dir) or [None])[-1]
+
+# %% ../nbs/00_core.ipynb #8691f21c
+REDACTED = "<redacted>"
+SECRET_WORD = re.compile(r"(?:^|[_.-])(api_?key|access_?key|secret_?key|private_?key|token|secret|password|passwd|credentials?)$", re.I)
+
+def is_secret_name(name:str, # a key path (`credentials.hf_token`, `training.hub_token`) or an environment variable name
+                  )->bool:
+    "True for a key or variable name that may hold a secret."
+    parts = str(name).split(".")
+    return any(p.lower() == "credentials" for p in parts[:-1]) or bool(SECRET_WORD.search(parts[-1]))

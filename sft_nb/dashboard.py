@@ -25,7 +25,9 @@ def _hms(s)->str|None:
     if not is_finite_number(s): return None
     s = int(s); return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
-def tail_records(path:Path, tail_bytes:int=65536)->list[dict]:
+def tail_records(path:Path, # a JSONL file
+                 tail_bytes:int=65536, # how much of its end to read
+               )->list[dict]:
     "The complete JSON records among the last `tail_bytes` of a JSONL file (a long run's log is not read whole every refresh)."
     with open(path, "rb") as f:
         f.seek(max(0, f.seek(0, 2) - tail_bytes))
@@ -37,7 +39,8 @@ def tail_records(path:Path, tail_bytes:int=65536)->list[dict]:
         if isinstance(rec, dict) and "current_steps" in rec: out.append(rec)
     return out
 
-def live_run(output_dir:Path)->dict:
+def live_run(output_dir:Path, # a run's output dir
+           )->dict:
     "The dashboard row of a run in its output dir, from the last lines of its trainer_log.jsonl."
     od = Path(output_dir)
     recs, mtime = tail_records(od/"trainer_log.jsonl"), (od/"trainer_log.jsonl").stat().st_mtime
@@ -47,7 +50,8 @@ def live_run(output_dir:Path)->dict:
             "progress": last.get("percentage"), "elapsed": last.get("elapsed_time"), "eta": last.get("remaining_time"),
             "loss": losses[-1] if losses else None, "updated": mtime, "health": None, "archived": False}
 
-def list_runs(artifacts:Path)->list[dict]:
+def list_runs(artifacts:Path, # the artifacts folder
+            )->list[dict]:
     "Every run the dashboard lists: running ones first, then the most recently updated."
     a, rows = Path(artifacts), {}
     for e in read_index(a):
@@ -71,14 +75,18 @@ def _clean(x):
 
 MAX_POINTS = 2000  # points per curve sent to the page; longer curves are thinned evenly, keeping the last point
 
-def thin(curve:dict, n:int=MAX_POINTS)->dict:
+def thin(curve:dict, # lists of equal length (step, loss, ...)
+         n:int=MAX_POINTS, # the most points to keep
+       )->dict:
     "Every list of `curve` cut to at most `n` evenly spaced points, the last one kept."
     size = len(curve["step"])
     if size <= n: return curve
     idx = sorted({round(i * (size - 1) / (n - 1)) for i in range(n)})
     return {k: [v[i] for i in idx] for k, v in curve.items()}
 
-def run_detail(artifacts:Path, run:str)->dict:
+def run_detail(artifacts:Path, # the artifacts folder
+               run:str, # a run name
+             )->dict:
     "Curves, epoch boundaries, verdicts, throughput and config of one run, ready for JSON."
     d = run_dir(artifacts, run)
     t, cfg = verdict_table(d), run_config(artifacts, run)
@@ -234,13 +242,21 @@ def make_server(artifacts:Path, # the artifacts folder to show
     srv.url = f"http://{shown}:{srv.server_address[1]}/"
     return srv
 
-def start_dashboard(artifacts:Path, port:int=0, host:str="127.0.0.1", refresh_s:float=3.0)->ThreadingHTTPServer:
+def start_dashboard(artifacts:Path, # the artifacts folder
+                    port:int=0, # TCP port (0: any free one)
+                    host:str="127.0.0.1", # address to bind (loopback by default)
+                    refresh_s:float=3.0, # seconds between page updates
+                  )->ThreadingHTTPServer:
     "Serve the dashboard from a background thread; `.url` is its address, `.shutdown()` stops it."
     srv = make_server(artifacts, port, host, refresh_s)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
 
-def serve(artifacts:Path, port:int=8765, host:str="127.0.0.1", refresh_s:float=3.0):
+def serve(artifacts:Path, # the artifacts folder
+          port:int=8765, # TCP port (0: any free one)
+          host:str="127.0.0.1", # address to bind (loopback by default)
+          refresh_s:float=3.0, # seconds between page updates
+        ):
     "Serve the dashboard until Ctrl-C (`sft-nb dashboard`)."
     srv = make_server(artifacts, port, host, refresh_s)
     if host not in LOOPBACK: print(f"WARNING: listening on {host}: anyone who can reach this machine can read the runs", file=sys.stderr)

@@ -18,7 +18,8 @@ __all__ = ['META', 'read_im', 'conversation', 'pair_conversations', 'load_conver
 # %% ../nbs/04b_data.ipynb #4d8a7987
 META = ("instance_id", "trial", "scaffold", "agent_type", "reward", "reasoning")
 
-def read_im(path:Path)->list[dict]:
+def read_im(path:Path, # an IM JSONL file
+          )->list[dict]:
     "The records of an IM JSONL file; a line that is not JSON is an error naming it."
     out = []
     for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
@@ -27,7 +28,10 @@ def read_im(path:Path)->list[dict]:
         except json.JSONDecodeError as e: raise ValueError(f"{path}:{i}: not valid JSON ({e})") from None
     return out
 
-def conversation(lf:list[dict], im:dict|None=None, id=None)->dict:
+def conversation(lf:list[dict], # the LF sample's turns
+                 im:dict|None=None, # the IM record it was rendered from (None if unknown)
+                 id=None, # the instance id when there is no IM record
+               )->dict:
     "One conversation: the LF turns that are trained and, if known, the IM record they came from (cut to the same turns)."
     if im is not None:
         im = {**im, "messages": truncate_im(im["messages"], sum(m["role"] == "assistant" for m in lf))}
@@ -44,7 +48,9 @@ def _lf_messages(samples:list, path)->list[list[dict]]:
         except Rejected as r: raise ValueError(f"{path}: sample {r.line if r.line is not None else i}: {r.detail}") from None
     return out
 
-def pair_conversations(lf_samples:list[dict], im_records:list[dict]|None=None)->list[dict]:
+def pair_conversations(lf_samples:list[dict], # the samples of a LF file
+                       im_records:list[dict]|None=None, # the records of the IM file written with it
+                     )->list[dict]:
     "Conversations from LF samples, each with its IM record when the two files agree sample for sample."
     lfs = _lf_messages(lf_samples, "LF data")
     ids = [s.get("id") for s in lf_samples]

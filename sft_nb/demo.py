@@ -175,7 +175,8 @@ def build_demo_job(dest:Path, # the job folder to create (its parent also gets `
     return dest
 
 # %% ../nbs/02_demo.ipynb #4ddaca98
-def demo_corpus(job:Path)->list[str]:
+def demo_corpus(job:Path, # the demo job folder
+              )->list[str]:
     "Texts to train the demo tokenizer on: every message and tool schema in the job's logs."
     texts = [json.dumps(DEMO_TOOLS), DEMO_SYSTEM]
     for log in sorted(Path(job).glob("*/agent/litellm-trajectory.jsonl")):
@@ -225,7 +226,8 @@ def build_demo_model(dest:Path, # folder to write the model into
     return dest
 
 # %% ../nbs/02_demo.ipynb #fb872910
-def demo_paths(artifacts:Path)->dict[str, Path]:
+def demo_paths(artifacts:Path, # the artifacts folder
+             )->dict[str, Path]:
     "Where the demo job and model live under `artifacts`."
     return {"job": Path(artifacts)/"demo"/"job", "model": Path(artifacts)/"demo"/"model"}
 
@@ -255,7 +257,9 @@ def resolve_model_path(cfg, # a loaded `sft_nb.config.Config`
     p = cfg.resolve(v)
     return str(p) if p.exists() else v
 
-def resolve_job_dir(cfg, build:bool=True)->Path:
+def resolve_job_dir(cfg, # a loaded config
+                    build:bool=True, # build the demo job if it is missing
+                  )->Path:
     "The Harbor job folder the config names, building the demo job on first use."
     v = cfg.source.job_dir
     if v == "demo": return ensure_demo(cfg.artifacts, what=("job",))["job"] if build else demo_paths(cfg.artifacts)["job"]

@@ -66,7 +66,9 @@ class LFEncoder:
         self._hf = None
 
     @classmethod
-    def from_config(cls, cfg:Config)->LFEncoder:
+    def from_config(cls,
+                    cfg:Config, # a loaded config
+                  )->LFEncoder:
         "The encoder for a config's model, template and data arguments (as `train_args` gives them to LLaMA-Factory)."
         from llamafactory.hparams import DataArguments
         args = train_args(cfg)
@@ -80,7 +82,9 @@ class LFEncoder:
 
 # %% ../nbs/02c_encode.ipynb #e74ac982
 @patch
-def example(self:LFEncoder, messages:list[dict])->dict:
+def example(self:LFEncoder,
+            messages:list[dict], # a LF sample's role/content messages
+          )->dict:
     "The sample as LLaMA-Factory's sharegpt converter hands it to preprocessing; an error if it would be dropped."
     ex = self.converter({"messages": messages})
     if not ex["_prompt"] or len(ex["_prompt"]) % 2 != 1 or len(ex["_response"]) != 1:
@@ -88,14 +92,18 @@ def example(self:LFEncoder, messages:list[dict])->dict:
     return ex
 
 @patch
-def pairs(self:LFEncoder, messages:list[dict])->list[tuple[list[int], list[int]]]:
+def pairs(self:LFEncoder,
+          messages:list[dict], # a LF sample's role/content messages
+        )->list[tuple[list[int], list[int]]]:
     "Every turn's (prompt ids, response ids), encoded as `SupervisedDatasetProcessor._encode_data_example` does."
     ex, t = self.example(messages), self.template
     msgs = t.mm_plugin.process_messages(ex["_prompt"] + ex["_response"], [], [], [], None)
     return t.encode_multiturn(self.tokenizer, msgs, ex["_system"], ex["_tools"], self.data_args.mask_history and not t.preserve_thinking)
 
 @patch
-def length(self:LFEncoder, messages:list[dict])->int:
+def length(self:LFEncoder,
+           messages:list[dict], # a LF sample's role/content messages
+         )->int:
     "Tokens of the sample before any cutoff."
     return sum(len(p) + len(r) for p, r in self.pairs(messages)) + bool(self.template.efficient_eos)
 
@@ -118,7 +126,9 @@ def _preprocess(proc, ex:dict)->tuple[list[int], list[int]]:
     return out["input_ids"][0], out["labels"][0]
 
 @patch
-def encode(self:LFEncoder, messages:list[dict])->Encoded:
+def encode(self:LFEncoder,
+           messages:list[dict], # a LF sample's role/content messages
+         )->Encoded:
     "Training `input_ids` and `labels` of a LF sample, with each turn's ids and what truncation keeps of them."
     ex = self.example(messages)
     (ids, labels), (full_ids, full_labels) = _preprocess(self.processor, ex), _preprocess(self.uncut, ex)
@@ -160,14 +170,18 @@ def fit_sample(encoder:LFEncoder, messages:list[dict], # a LF sample's messages
     if k == 0: return Fit(None, "dropped", n, len(pairs), f"{n} tokens > cutoff_len {cutoff}, and the first exchange alone is {sum(map(len, pairs[0])) + eos}")
     return Fit(messages[:head + 2 * k], "truncated", n, len(pairs) - k, f"{n} tokens > cutoff_len {cutoff}: kept {k} of {len(pairs)} exchanges")
 
-def fit_summary(policy:str, fits:list[Fit])->dict:
+def fit_summary(policy:str, # the over-length policy applied
+                fits:list[Fit], # what it did to each sample
+              )->dict:
     "The over-length line of the conversion summary."
     c = Counter(f.action for f in fits)
     return {"policy": policy, "over_cutoff": c["kept"] + c["truncated"] + c["dropped"], "kept": c["kept"], "truncated": c["truncated"],
             "turns_removed": sum(f.turns_removed for f in fits if f.action == "truncated"), "dropped": c["dropped"]}
 
 # %% ../nbs/02c_encode.ipynb #01d8f66c
-def truncate_im(messages:list[dict], n_assistant:int)->list[dict]:
+def truncate_im(messages:list[dict], # an IM conversation's messages
+                n_assistant:int, # how many assistant messages to keep
+              )->list[dict]:
     "IM messages up to and including the `n_assistant`-th assistant message."
     seen = 0
     for i, m in enumerate(messages):
@@ -206,7 +220,9 @@ class Parity:
                 f"  LLaMA-Factory: {self.lf_context}\n  chat template: {self.hf_context}")
     __repr__ = __str__
 
-def first_difference(a:list, b:list)->int|None:
+def first_difference(a:list, # a sequence
+                     b:list, # another
+                   )->int|None:
     "Index of the first position where two sequences differ (or where the shorter ends); None if equal."
     if a == b: return None
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
@@ -237,6 +253,9 @@ def template_parity(encoder:LFEncoder, conv:dict, # from `load_conversations`
     return Parity(encoder.name, lf_ids, hf_ids, at, _context(tok, lf_ids, at), _context(tok, hf_ids, at), index)
 
 # %% ../nbs/02c_encode.ipynb #978dcc4b
-def parity_check(encoder:LFEncoder, convs:list[dict], max_samples:int=20)->list[Parity]:
+def parity_check(encoder:LFEncoder, # LLaMA-Factory's encoding for one model and template
+                 convs:list[dict], # conversations from `load_conversations`
+                 max_samples:int=20, # how many conversations to compare
+               )->list[Parity]:
     "Template parity of the first `max_samples` conversations."
     return [template_parity(encoder, c, i) for i, c in enumerate(convs[:max_samples])]

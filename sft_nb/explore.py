@@ -41,7 +41,8 @@ def _lf_turn(m:dict, first_user:bool)->dict:
     results = TOOL_RESPONSE_RE.findall(text) if m["role"] == "user" and not first_user else []
     return _turn("tool", results=results) if results else _turn(m["role"], text)
 
-def conversation_turns(conv:dict)->list[dict]:
+def conversation_turns(conv:dict, # a conversation from `load_conversations`
+                     )->list[dict]:
     "The conversation's messages as {role, text, reasoning, calls, results}."
     if conv["im"] is None:
         first = next((i for i, m in enumerate(conv["lf"]) if m["role"] == "user"), None)
@@ -54,7 +55,9 @@ def conversation_turns(conv:dict)->list[dict]:
     return out
 
 # %% ../nbs/10_explore.ipynb #6899bfbd
-def conversation_row(conv:dict, renderer:ChatRenderer)->dict:
+def conversation_row(conv:dict, # a conversation from `load_conversations`
+                     renderer:ChatRenderer, # the model's chat template and tokenizer (for tokens)
+                   )->dict:
     "Counts of one conversation: turns, tool calls and errors, reasoning share, characters, tokens."
     turns = conversation_turns(conv)
     asst = [t for t in turns if t["role"] == "assistant"]
@@ -96,7 +99,9 @@ def plot_overview(table, # from `overview`
     return fig
 
 # %% ../nbs/10_explore.ipynb #1501d8ec
-def budget_row(e:Encoded, cutoff_len:int)->dict:
+def budget_row(e:Encoded, # one encoded conversation
+               cutoff_len:int, # the training cutoff
+             )->dict:
     "Length budget of one encoded conversation."
     trained = lambda labels: sum(l != IGNORE_INDEX for l in labels)
     sup, kept = trained(e.full_labels), trained(e.labels)
@@ -105,7 +110,9 @@ def budget_row(e:Encoded, cutoff_len:int)->dict:
             "turns_lost": sum(r < len(p[1]) for p, (_, r) in zip(e.pairs, e.kept)),  # assistant turns not trained to their end
             "first_turn_cut": e.kept[0][0] < len(e.pairs[0][0])}
 
-def length_budget(convs:list[dict], encoder:LFEncoder):
+def length_budget(convs:list[dict], # conversations from `load_conversations`
+                  encoder:LFEncoder, # LLaMA-Factory's encoding for one model and template
+                ):
     "The length budget of every conversation, as a pandas table indexed like `overview`."
     import pandas as pd
     return pd.DataFrame([budget_row(encoder.encode(c["lf"]), encoder.cutoff_len) for c in convs])

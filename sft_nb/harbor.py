@@ -13,6 +13,7 @@ from .encode import fit_summary, over_length_fitter
 from .rejects import Rejected
 from .render import ChatRenderer, render_sample
 from .scaffolds import STATUS_REWARDS, iter_job, list_trials
+from .agent_logs import conversation_warnings, read_options, trial_reader
 from .source import ConvertReport, OutputFiles, Source, TokenCounter, apply_over_length, length_stats, progress
 from .trajectories import im_record, read_exclude_repos, read_job_rewards
 
@@ -30,11 +31,14 @@ def convert_harbor(cfg:Config, # a loaded config
     seen, kept, rejected, conv_rej, scaffolds, reasoning, warnings, turns = 0, 0, Counter(), Counter(), Counter(), Counter(), Counter(), []
     fit, fits, chars = over_length_fitter(cfg), [], []
     counter = TokenCounter(renderer) if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
-    items = iter_job(job, cfg.source.scaffold, c.instance_status, exclude, c.reasoning_check, c.reasoning_ratio)
+    items = iter_job(job, cfg.source.scaffold, c.instance_status, exclude, c.reasoning_check, c.reasoning_ratio,
+                     trial_reader(read_options(c, cfg.resolve)), c.keep_exceptions)
+    sources = Counter()
     with OutputFiles(cfg) as out:
         for trial, scaffold, convs, bad in progress(items, len(list_trials(job)), f"convert {cfg.data_name}"):
             seen += 1
             if trial.reward_mismatch: warnings["reward_mismatch"] += 1
+            warnings.update(trial.warnings)
             try:
                 if isinstance(convs, Rejected): raise convs
                 if c.max_instances is not None and kept >= c.max_instances: raise Rejected("over_max_instances", f"max_instances={c.max_instances}")
@@ -43,7 +47,8 @@ def convert_harbor(cfg:Config, # a loaded config
             except Rejected as r:
                 rejected[r.reason] += 1
                 out.reject({**r.record(trial.name, trial.instance_id), "level": "trial"}); continue
-            kept += 1; scaffolds[scaffold] += 1
+            kept += 1; scaffolds[scaffold] += 1; sources[convs[0][0]["source"].get("kind", "litellm")] += 1
+            warnings.update(conversation_warnings([conv for conv, *_ in rendered]))
             for r in bad:
                 conv_rej[r.reason] += 1
                 out.reject({**r.record(trial.name, trial.instance_id), "level": "conversation"})
@@ -56,11 +61,14 @@ def convert_harbor(cfg:Config, # a loaded config
     tokens = counter.finish() if counter else None
     return ConvertReport(cfg.data_name, source_type, out.paths["lf"], out.paths["im"], out.paths["rejects"], seen, kept, len(chars),
                          dict(rejected), dict(conv_rej), dict(scaffolds), dict(reasoning), dict(warnings),
-                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars), fit_summary(cfg.conversion.over_length, fits) if fit else {})
+                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars), fit_summary(cfg.conversion.over_length, fits) if fit else {},
+                         sources=dict(sources))
 
 # %% ../nbs/03e_harbor.ipynb #19cd0450
-def estimate_harbor_samples(cfg:Config)->int|None:
+def estimate_harbor_samples(cfg:Config, # a loaded config
+                          )->int|None:
     "Trials a Harbor job's rewards say the status filter keeps (capped by max_instances); None when unknown."
+    if not cfg.source.job_dir: return None  # `validate` says what is missing
     job = resolve_job_dir(cfg, build=False)
     rewards = read_job_rewards(job) if job.is_dir() else {}
     if not rewards: return None
@@ -71,7 +79,9 @@ def estimate_harbor_samples(cfg:Config)->int|None:
 # %% ../nbs/03e_harbor.ipynb #f53f11a4
 class HarborJob(Source):
     "A Harbor job folder: trials of agent trajectories, read by the scaffold readers."
-    def validate(self, cfg:Config)->list[Finding]:
+    def validate(self,
+                 cfg:Config, # a loaded config
+               )->list[Finding]:
         "`source.job_dir` is set and is a folder (`demo` is built on first use)."
         s, k = cfg.source, f"{INPUT}.source.job_dir"
         if not s.job_dir: return [error(k, f"missing for source.type {self.name}", "point it at a Harbor job folder (or `demo`)")]

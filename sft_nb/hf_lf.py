@@ -16,7 +16,11 @@ from .source import ConvertReport, Source, convert_samples
 __all__ = ['hub_entry', 'convert_hf_lf', 'HfLF']
 
 # %% ../nbs/03g_hf_lf.ipynb #a44a33f8
-def hub_entry(hf_hub_url:str, subset:str|None=None, split:str="train", num_samples:int|None=None)->dict:
+def hub_entry(hf_hub_url:str, # the Hub dataset id
+              subset:str|None=None, # the dataset's subset (config name)
+              split:str="train", # the dataset split
+              num_samples:int|None=None, # let LLaMA-Factory use only this many samples
+            )->dict:
     "The dataset_info.json entry of a Hub dataset loaded at train time."
     e = {"hf_hub_url": hf_hub_url, **({"subset": subset} if subset else {}), "split": split}
     return {**e, **{k: v for k, v in dataset_entry("").items() if k != "file_name"}, **({"num_samples": num_samples} if num_samples else {})}
@@ -40,22 +44,32 @@ def convert_hf_lf(cfg:Config, # a loaded config
 # %% ../nbs/03g_hf_lf.ipynb #18df9d2d
 class HfLF(Source):
     "A Hub dataset: registered by its id for LLaMA-Factory to load at train time, or fetched / read locally and checked."
-    def kind(self, cfg:Config)->str:
+    def kind(self,
+             cfg:Config, # a loaded config
+           )->str:
         "`hub`, `hub_file` or `local` (see `hf_source_kind`)."
         return hf_source_kind(cfg.source.hf_hub_url, cfg.source.hf_file_name, cfg.root)
-    def validate(self, cfg:Config)->list[Finding]:
+    def validate(self,
+                 cfg:Config, # a loaded config
+               )->list[Finding]:
         "`source.hf_hub_url` is set."
         if not cfg.source.hf_hub_url: return [error(f"{INPUT}.source.hf_hub_url", f"missing for source.type {self.name}", "give the Hub dataset id")]
         return []
-    def inputs(self, cfg:Config)->list[Path]:
+    def inputs(self,
+               cfg:Config, # a loaded config
+             )->list[Path]:
         p = cfg.resolve(cfg.source.hf_hub_url)
         return [p] if p.exists() else []
     def needs_model(self, cfg:Config)->bool: return self.kind(cfg) != "hub"
     def num_samples(self, cfg:Config)->int|None: return cfg.conversion.max_instances
     def convert(self, cfg:Config, renderer:ChatRenderer|None)->ConvertReport: return convert_hf_lf(cfg, renderer, self.name)
-    def describe(self, cfg:Config)->str:
+    def describe(self,
+                 cfg:Config, # a loaded config
+               )->str:
         return f"STEP 0 {self.name}: {cfg.source.hf_hub_url} is loaded from the Hub at train time; nothing to convert" if self.kind(cfg) == "hub" else ""
-    def dataset_entry(self, cfg:Config)->tuple[dict, str]:
+    def dataset_entry(self,
+                      cfg:Config, # a loaded config
+                    )->tuple[dict, str]:
         s = cfg.source
         if self.kind(cfg) == "hub": return hub_entry(s.hf_hub_url, s.hf_subset, s.hf_split, self.num_samples(cfg)), s.hf_hub_url
         return super().dataset_entry(cfg)

@@ -15,7 +15,8 @@ __all__ = ['FROM_VALUE_ROLES', 'lf_messages', 'check_lf_sample', 'read_lf_sample
 # %% ../nbs/03c_lf_sources.ipynb #e5b9819f
 FROM_VALUE_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
-def lf_messages(sample)->list[dict]:
+def lf_messages(sample, # one LF sample (`messages` or `conversations`)
+              )->list[dict]:
     "A sample's turns as role/content messages, from `messages` (role/content) or `conversations` (from/value)."
     if not isinstance(sample, dict): raise Rejected("invalid_lf_sample", f"a sample must be an object, got {type(sample).__name__}")
     if "messages" in sample: msgs = sample["messages"]
@@ -29,7 +30,8 @@ def lf_messages(sample)->list[dict]:
     if not isinstance(msgs, list) or not msgs: raise Rejected("invalid_lf_sample", "empty or non-list messages")
     return msgs
 
-def check_lf_sample(sample)->list[dict]:
+def check_lf_sample(sample, # one LF sample as read from a file
+                  )->list[dict]:
     "Return the sample's role/content messages, or raise `Rejected('invalid_lf_sample')` saying which rule it breaks."
     msgs = lf_messages(sample)
     if not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs):
@@ -41,7 +43,8 @@ def check_lf_sample(sample)->list[dict]:
     return [{"role": m["role"], "content": m["content"]} for m in msgs]
 
 # %% ../nbs/03c_lf_sources.ipynb #d2db0bb2
-def read_lf_samples(path:Path)->list:
+def read_lf_samples(path:Path, # a JSON array or JSONL file
+                  )->list:
     "The samples of a LLaMA-Factory JSON array or JSONL file; a bad JSONL line becomes a `Rejected` in its place."
     path = Path(path)
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -58,7 +61,10 @@ def read_lf_samples(path:Path)->list:
     return out
 
 # %% ../nbs/03c_lf_sources.ipynb #e11d624a
-def hf_source_kind(url:str, file_name:str|None, root:Path)->str:
+def hf_source_kind(url:str, # `source.hf_hub_url`
+                   file_name:str|None, # `source.hf_file_name`
+                   root:Path, # the config's folder (for local paths)
+                 )->str:
     "`hub` (register for train-time loading), `hub_file` (fetch one file), `saved` (save_to_disk folder) or `parquet`."
     p = Path(os.path.expanduser(url))
     p = p if p.is_absolute() else Path(root)/p
@@ -68,7 +74,10 @@ def hf_source_kind(url:str, file_name:str|None, root:Path)->str:
     return "hub_file" if file_name else "hub"
 
 # %% ../nbs/03c_lf_sources.ipynb #b9e32dce
-def read_hf_local(path:Path, split:str="train", subset:str|None=None)->list:
+def read_hf_local(path:Path, # a save_to_disk folder, or a parquet file or folder of them
+                  split:str="train", # the dataset split
+                  subset:str|None=None, # the dataset's subset (config name)
+                )->list:
     "Rows of a local `save_to_disk` folder or parquet file(s), as sample dicts."
     path = Path(path)
     if (path/"dataset_dict.json").exists() or (path/"state.json").exists():
@@ -85,7 +94,11 @@ def read_hf_local(path:Path, split:str="train", subset:str|None=None)->list:
         files = [f for f in files if split in f.parts or f.name.startswith(split)]
     return [row for f in files for row in pq.read_table(f).to_pylist()]
 
-def fetch_hub_file(repo_id:str, file_name:str, dest:Path, token:str|None=None)->Path:
+def fetch_hub_file(repo_id:str, # the Hub dataset id
+                   file_name:str, # the file in it
+                   dest:Path, # the folder to download into
+                   token:str|None=None, # a Hub token for private data
+                 )->Path:
     "Download one file of a Hub dataset into `dest` with the Hub client; a clear error when it cannot be reached."
     from huggingface_hub import hf_hub_download
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")  # read now: the client reads it once, at import

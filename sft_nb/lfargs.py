@@ -19,7 +19,9 @@ TRAIN_DEFAULTS = dict(stage="sft", do_train=True, finetuning_type="full", templa
                       per_device_train_batch_size=1, gradient_accumulation_steps=1, learning_rate=1.0e-5, num_train_epochs=1.0,
                       lr_scheduler_type="cosine", warmup_ratio=0.0, save_steps=500, ddp_timeout=180000000, packing="auto")
 
-def deepspeed_path(cfg:Config, value:str|None)->Path|None:
+def deepspeed_path(cfg:Config, # a loaded config
+                   value:str|None, # the `training.deepspeed` value
+                 )->Path|None:
     "A `deepspeed` value as a file: a bare name is one of the shipped configs, a path is relative to the config."
     if value is None: return None
     if "/" not in value: return cfg.artifacts/"training_config"/"deepspeed"/value
@@ -52,7 +54,8 @@ def _represent_float(representer, value:float):
     if text in ("inf", "-inf", "nan"): text = {"inf": ".inf", "-inf": "-.inf", "nan": ".nan"}[text]
     return representer.represent_scalar("tag:yaml.org,2002:float", text)
 
-def dump_yaml(obj:dict)->str:
+def dump_yaml(obj:dict, # plain data (dicts, lists, numbers, strings)
+            )->str:
     "Block-style YAML text of a plain dict."
     y = YAML(typ="safe", pure=True)
     y.default_flow_style = False

@@ -26,7 +26,9 @@ def convert_local_lf(cfg:Config, # a loaded config
 # %% ../nbs/03f_local_lf.ipynb #4128c918
 class LocalLF(Source):
     "A ready LLaMA-Factory JSON/JSONL file: each sample checked, the valid ones copied."
-    def validate(self, cfg:Config)->list[Finding]:
+    def validate(self,
+                 cfg:Config, # a loaded config
+               )->list[Finding]:
         "`source.lf_path` is set and is a file."
         s, k = cfg.source, f"{INPUT}.source.lf_path"
         if not s.lf_path: return [error(k, f"missing for source.type {self.name}", "point it at a LLaMA-Factory JSON/JSONL file")]

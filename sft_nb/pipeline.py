@@ -7,7 +7,8 @@ from __future__ import annotations
 import json, math, time
 from dataclasses import dataclass
 from pathlib import Path
-from .config import Config, ConfigError
+from .config import Config, ConfigError, INPUT, error
+from .core import is_secret_name
 from .check import preflight
 from .convert import convert
 from .register import register
@@ -16,20 +17,22 @@ from .train import launch, write_train_yaml
 from .tokenized import ensure_tokenized
 
 # %% auto #0
-__all__ = ['STEPS', 'NOTEBOOK_PARAMS', 'RunLocked', 'data_lock', 'run_lock', 'RunResult', 'run_step', 'write_results',
-           'run_pipeline', 'params_to_overrides', 'find_config']
+__all__ = ['STEPS', 'NOTEBOOK_PARAMS', 'SECRET_ENV', 'RunLocked', 'data_lock', 'run_lock', 'RunResult', 'run_step',
+           'write_results', 'run_pipeline', 'refuse_secret_overrides', 'params_to_overrides', 'find_config']
 
 # %% ../nbs/08_pipeline.ipynb #3670f283
 class RunLocked(RuntimeError):
     "Another pipeline holds this run's output dir."
 
-def data_lock(cfg:Config):
+def data_lock(cfg:Config, # a loaded config
+            ):
     "A lock serializing STEP 0-1 for this data name."
     from filelock import FileLock
     cfg.lf_data_dir.mkdir(parents=True, exist_ok=True)
     return FileLock(str(cfg.lf_data_dir/f".{cfg.data_name}.lock"), timeout=3600)
 
-def run_lock(cfg:Config):
+def run_lock(cfg:Config, # a loaded config
+           ):
     "A lock on this run's output dir, taken without waiting; `RunLocked` if another pipeline holds it."
     from filelock import FileLock, Timeout
     od = cfg.output_dir
@@ -77,7 +80,9 @@ def run_step(cfg:Config, # a loaded config
     finally: lock.release()
     return r
 
-def write_results(r:RunResult, quiet:bool=False):
+def write_results(r:RunResult, # the run so far (its launch, when STEP 2 ran here)
+                  quiet:bool=False, # don't print the verdicts and the summary
+                ):
     "STEP 3: curves, health (judged once, stored in health.json), and runtime_info.output written back."
     cfg = r.cfg
     r.plot = plot_losses(cfg.output_dir, title=cfg.run_name)
@@ -111,13 +116,26 @@ NOTEBOOK_PARAMS = {"lr": "training.learning_rate", "epochs": "training.num_train
                    "max_steps": "training.max_steps", "max_instances": "conversion.max_instances",
                    "n_gpus": "infrastructure.n_gpus_per_node"}
 
-def params_to_overrides(**params)->list[str]:
-    "`--set`-style overrides for the notebook parameters that are not None."
+SECRET_ENV = {"credentials.wandb_api_key": "WANDB_API_KEY", "credentials.hf_token": "HF_TOKEN"}
+
+def refuse_secret_overrides(overrides:list[str], # `key.path=value` strings given as notebook parameters
+                           ):
+    "A `ConfigError` for any override that sets a secret: papermill writes every parameter into the output notebook."
+    bad = [o.split("=", 1)[0].strip() for o in overrides if is_secret_name(o.split("=", 1)[0].strip())]
+    if bad: raise ConfigError([error(f"{INPUT}.{k}", "a secret given as a notebook parameter is written into the output notebook by papermill",
+                                     f"set the environment variable {SECRET_ENV.get(k, k.rsplit('.', 1)[-1].upper())} instead") for k in bad])
+
+def params_to_overrides(overrides:list[str]|None=None, # extra `key.path=value` overrides (the notebook's `overrides`); never secrets
+                        **params, # notebook parameters (see NOTEBOOK_PARAMS); None keeps the config's value
+                       )->list[str]:
+    "`--set`-style overrides for the notebook parameters that are not None, then the extra ones."
     unknown = set(params) - set(NOTEBOOK_PARAMS)
     if unknown: raise TypeError(f"unknown notebook parameters: {sorted(unknown)}; known: {sorted(NOTEBOOK_PARAMS)}")
-    return [f"{NOTEBOOK_PARAMS[k]}={json.dumps(v)}" for k, v in params.items() if v is not None]
+    refuse_secret_overrides(list(overrides or []))
+    return [f"{NOTEBOOK_PARAMS[k]}={json.dumps(v)}" for k, v in params.items() if v is not None] + list(overrides or [])
 
-def find_config(config:str|Path)->Path:
+def find_config(config:str|Path, # the config path as given
+              )->Path:
     "`config` as given if it exists, else relative to the parent folder (the repo root seen from nbs/)."
     p = Path(config)
     if p.exists() or p.is_absolute(): return p

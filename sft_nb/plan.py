@@ -16,12 +16,19 @@ from .sources import source_for
 __all__ = ['count_samples', 'steps_plan', 'plan', 'format_plan']
 
 # %% ../nbs/07b_plan.ipynb #d1150b26
-def count_samples(lf_path:Path)->int|None:
+def count_samples(lf_path:Path, # a LF JSON array file
+                )->int|None:
     "Number of samples in a LLaMA-Factory JSON array file, or None if it does not exist yet."
     try: return len(json.loads(Path(lf_path).read_text()))
     except (OSError, json.JSONDecodeError): return None
 
-def steps_plan(n_samples:int, per_device:int, grad_accum:int, world:int, epochs:float, max_steps:int|None=None)->dict:
+def steps_plan(n_samples:int, # training samples
+               per_device:int, # per-device batch size
+               grad_accum:int, # gradient accumulation steps
+               world:int, # processes in all
+               epochs:float, # epochs (may be fractional)
+               max_steps:int|None=None, # overrides the epochs when > 0
+             )->dict:
     "Steps per epoch and total optimizer steps, as the HF Trainer counts them."
     micro = math.ceil(n_samples / (per_device * world))
     per_epoch = max(math.ceil(micro / grad_accum), 1)
@@ -29,7 +36,8 @@ def steps_plan(n_samples:int, per_device:int, grad_accum:int, world:int, epochs:
     return {"steps_per_epoch": per_epoch, "total_steps": total}
 
 # %% ../nbs/07b_plan.ipynb #d145d1d2
-def plan(cfg:Config)->dict:
+def plan(cfg:Config, # a loaded config
+       )->dict:
     "What a run of this config will do: data, batch arithmetic, steps and the LLaMA-Factory arguments."
     lf = cfg.lf_data_dir/f"{cfg.data_name}.json"
     n, estimated = count_samples(lf), False
@@ -48,7 +56,8 @@ def plan(cfg:Config)->dict:
     out["estimate"] = estimate_run(cfg, t)
     return out
 
-def format_plan(p:dict)->str:
+def format_plan(p:dict, # from `plan`
+              )->str:
     "The plan as readable text, ending with the YAML that would be written."
     samples = "unknown until STEP 0 runs" if p["samples"] is None else f"~{p['samples']} (estimated from the job's rewards; exact after STEP 0)" if p.get("samples_estimated") else p["samples"]
     lines = [f"run            {p['run_name']}",

@@ -16,7 +16,8 @@ from .sources import source_for
 __all__ = ['read_dataset_info', 'register_dataset', 'register']
 
 # %% ../nbs/05_register.ipynb #3929bb5e
-def read_dataset_info(path:Path)->dict:
+def read_dataset_info(path:Path, # a dataset_info.json
+                    )->dict:
     "The registry at `path`, {} if it does not exist; a clear error if it is not a JSON object."
     path = Path(path)
     if not path.exists(): return {}

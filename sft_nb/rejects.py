@@ -30,6 +30,8 @@ REJECT_REASONS = {
     "render_failed": "the chat template could not render the conversation",
     "invalid_lf_sample": "a LLaMA-Factory sample breaks the sharegpt rules",
     "over_max_instances": "beyond conversion.max_instances",
+    "agent_exception": "the trial ended with an exception (detail: its type) not listed in conversion.keep_exceptions",
+    "scaffold_mismatch": "the trial's trajectory was written by another agent than the forced source.scaffold",
     "over_cutoff_len": "longer than training.cutoff_len in LLaMA-Factory's encoding (conversion.over_length: drop, or truncate_turns when the first exchange alone is too long)",
 }
 
@@ -39,6 +41,9 @@ class Rejected(Exception):
         assert reason in REJECT_REASONS, reason
         self.reason, self.detail, self.file, self.line = reason, detail, file, line
         super().__init__(f"{reason}: {detail}")
-    def record(self, trial:str|None=None, instance_id:str|None=None)->dict:
+    def record(self,
+               trial:str|None=None, # the trial folder name (None for a sample)
+               instance_id:str|None=None, # the trial's instance id
+             )->dict:
         "The reject as a JSON-able row of the rejects file."
         return dict(trial=trial, instance_id=instance_id, reason=self.reason, detail=self.detail, file=self.file, line=self.line)

@@ -16,7 +16,8 @@ __all__ = ['EMPTY_THINK', 'read_chat_template', 'compile_chat_template', 'ChatRe
            'lf_turns', 'Rendered', 'render_sample', 'render_lf']
 
 # %% ../nbs/02b_render.ipynb #47e493b7
-def read_chat_template(model_dir:Path)->str:
+def read_chat_template(model_dir:Path, # a model folder
+                     )->str:
     "The chat template of a model folder: `chat_template.jinja`, else `tokenizer_config.json`'s `chat_template`."
     model_dir = Path(model_dir)
     if (model_dir/"chat_template.jinja").exists(): return (model_dir/"chat_template.jinja").read_text()
@@ -26,7 +27,8 @@ def read_chat_template(model_dir:Path)->str:
     if not t: raise ValueError(f"{model_dir} has no chat template (chat_template.jinja or tokenizer_config.json)")
     return t
 
-def compile_chat_template(text:str)->jinja2.Template:
+def compile_chat_template(text:str, # a Jinja chat template
+                        )->jinja2.Template:
     "Compile a chat template with the same Jinja settings transformers uses."
     def raise_exception(msg): raise jinja2.exceptions.TemplateError(msg)
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
@@ -46,15 +48,22 @@ class ChatRenderer:
         tc = json.loads((self.model_dir/"tokenizer_config.json").read_text())
         self.special = {k: (v["content"] if isinstance(v, dict) else v) for k, v in tc.items() if k.endswith("_token") and v}
 
-    def render(self, messages:list[dict], tools:list[dict]|None=None)->str:
+    def render(self,
+               messages:list[dict], # a LF sample's role/content messages
+               tools:list[dict]|None=None, # OpenAI function schemas
+             )->str:
         "The conversation as the model's chat template writes it."
         return self.template.render(messages=messages, tools=tools or None, add_generation_prompt=False, **self.special)
 
-    def count(self, text:str)->int:
+    def count(self,
+              text:str, # any text
+            )->int:
         "Number of tokens in `text`."
         return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def count_batch(self, texts:list[str])->list[int]:
+    def count_batch(self,
+                    texts:list[str], # texts to count
+                  )->list[int]:
         "Number of tokens in each text, encoded in parallel by the tokenizer (without the GIL, no offsets)."
         return [len(e.ids) for e in self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
 
@@ -62,7 +71,8 @@ class ChatRenderer:
 _TURN_RE = re.compile(r"<\|im_start\|>(system|user|assistant)\n(.*?)<\|im_end\|>\n?", re.S)
 EMPTY_THINK = re.compile(r"<think>\s*</think>\s*")
 
-def split_chatml(text:str)->list[dict]:
+def split_chatml(text:str, # text rendered by a ChatML template
+               )->list[dict]:
     "Split ChatML text into role/content turns; raise `Rejected('render_failed')` if any text falls outside a turn."
     turns, pos = [], 0
     for m in _TURN_RE.finditer(text):
@@ -72,12 +82,17 @@ def split_chatml(text:str)->list[dict]:
     if pos != len(text): raise Rejected("render_failed", f"text outside ChatML turns at char {pos}: {text[pos:pos+60]!r}")
     return turns
 
-def render_text(renderer:ChatRenderer, messages:list[dict], tools:list[dict])->str:
+def render_text(renderer:ChatRenderer, # the model's chat template and tokenizer
+                messages:list[dict], # a LF sample's role/content messages
+                tools:list[dict], # OpenAI function schemas
+              )->str:
     "The conversation as the chat template writes it; `Rejected('render_failed')` if the template refuses it."
     try: return renderer.render(messages, tools)
     except jinja2.TemplateError as e: raise Rejected("render_failed", str(e))
 
-def lf_turns(text:str, reasoning:str="slow")->list[dict]:
+def lf_turns(text:str, # text rendered by a ChatML template
+             reasoning:str="slow", # `slow` (the data has reasoning) or `fast`
+           )->list[dict]:
     "Rendered ChatML text as LLaMA-Factory sharegpt turns; empty think blocks dropped from fast data."
     turns = split_chatml(text)
     if reasoning == "fast":
@@ -106,6 +121,10 @@ def render_sample(renderer:ChatRenderer, # the model's chat template and tokeniz
     text = render_text(renderer, messages, tools or [])
     return Rendered(text, lf_turns(text, reasoning))
 
-def render_lf(renderer:ChatRenderer, messages:list[dict], tools:list[dict], reasoning:str="slow")->list[dict]:
+def render_lf(renderer:ChatRenderer, # the model's chat template and tokenizer
+              messages:list[dict], # a LF sample's role/content messages
+              tools:list[dict], # OpenAI function schemas
+              reasoning:str="slow", # `slow` (the data has reasoning) or `fast`
+            )->list[dict]:
     "One IM conversation as LLaMA-Factory sharegpt turns (role/content), rendered by the model's chat template."
     return render_sample(renderer, messages, tools, reasoning).turns

@@ -16,12 +16,13 @@ from .lfargs import TRAIN_DEFAULTS
 
 # %% auto #0
 __all__ = ['COLUMNS', 'EMA_ALPHA', 'HEALTH', 'FLAT_LR_SCHEDULERS', 'read_trainer_log', 'read_log_history', 'parse_duration',
-           'run_table', 'ema', 'epoch_ends', 'plot_losses', 'Verdict', 'verdict_table', 'health_verdicts', 'throughput',
-           'health_level', 'run_health', 'format_health', 'assess_run', 'write_health', 'wandb_run_id', 'run_output',
-           'write_run_output']
+           'run_table', 'ema', 'epoch_ends', 'loss_figure', 'plot_losses', 'Verdict', 'verdict_table',
+           'health_verdicts', 'throughput', 'health_level', 'run_health', 'format_health', 'assess_run', 'write_health',
+           'wandb_run_id', 'run_output', 'write_run_output']
 
 # %% ../nbs/07_results.ipynb #9ac23a2f
-def read_trainer_log(output_dir:Path)->list[dict]:
+def read_trainer_log(output_dir:Path, # a run's output dir
+                   )->list[dict]:
     "The logged steps of `trainer_log.jsonl`, one per step (the last entry of a step wins); a partial last line is skipped."
     path = Path(output_dir)/"trainer_log.jsonl"
     if not path.exists(): return []
@@ -33,7 +34,8 @@ def read_trainer_log(output_dir:Path)->list[dict]:
             by_step[rec["current_steps"]] = {**by_step.get(rec["current_steps"], {}), **rec}
     return [by_step[k] for k in sorted(by_step)]
 
-def read_log_history(output_dir:Path)->list[dict]:
+def read_log_history(output_dir:Path, # a run's output dir
+                   )->list[dict]:
     "`log_history` of `trainer_state.json` (grad_norm, eval_loss, tokens seen); from the newest checkpoint while training runs."
     od = Path(output_dir)
     path = od/"trainer_state.json"
@@ -47,7 +49,8 @@ _FROM_STATE = {"loss": "loss", "eval_loss": "eval_loss", "learning_rate": "lr", 
 _FROM_LOG = {"loss": "loss", "eval_loss": "eval_loss", "lr": "lr", "epoch": "epoch", "total_tokens": "tokens_seen",
              "total_steps": "total_steps"}
 
-def parse_duration(text)->float|None:
+def parse_duration(text, # e.g. `0:01:05` or `2 days, 1:00:00`
+                 )->float|None:
     "Seconds in a duration logged as `H:MM:SS` or `N day(s), H:MM:SS`; None if it is not one."
     m = re.fullmatch(r"(?:(\d+) days?, )?(\d+):(\d\d):(\d\d)", str(text).strip())
     if not m: return None
@@ -72,7 +75,9 @@ def run_table(output_dir:Path, # a run's output dir (or its archive)
 # %% ../nbs/07_results.ipynb #7aeabe6b
 EMA_ALPHA = 0.3  # weight of the newest point in the smoothed loss
 
-def ema(xs:list[float], alpha:float=EMA_ALPHA)->list[float]:
+def ema(xs:list[float], # values in step order
+        alpha:float=EMA_ALPHA, # weight of the newest point
+      )->list[float]:
     "Exponential moving average; `alpha` is the weight of the newest point; NaN/inf points are carried over, not averaged in."
     out, m = [], None
     for x in xs:
@@ -80,7 +85,8 @@ def ema(xs:list[float], alpha:float=EMA_ALPHA)->list[float]:
         out.append(math.nan if m is None else m)
     return out
 
-def epoch_ends(table)->list[tuple[int, int]]:
+def epoch_ends(table, # from `run_table`
+             )->list[tuple[int, int]]:
     "(epoch, the step that completes it) for each whole epoch before the last logged one, from the table's `epoch` column."
     t = table.dropna(subset=["epoch"])
     if t.empty: return []
@@ -99,33 +105,41 @@ def _panel(ax, series:list[tuple], ylabel:str, ends:list, note:str="not logged")
     ax.xaxis.get_major_locator().set_params(integer=True)
     if any(st.get("label") for _, _, st in series): ax.legend(fontsize=8)
 
-def plot_losses(output_dir:Path, # a run's output dir (holding trainer_log.jsonl)
-                save_to:Path|None=None, # PNG path; default <output_dir>/loss_curves.png
-                title:str|None=None,
+def loss_figure(table, # from `run_table`
+                title:str="", # the title of the loss panel
                 ema_alpha:float=EMA_ALPHA, # smoothing of the loss curve: weight of the newest point
-               )->Path: # the PNG written
-    "Plot training loss (raw, EMA, eval), learning rate and grad norm per step, epochs marked; save and return the PNG."
+               ):
+    "Three panels against the step: loss (raw, EMA, eval), learning rate, grad norm, epoch ends dotted."
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    t = run_table(output_dir)
+    t = table
     tl, ev = t.dropna(subset=["loss"]), t.dropna(subset=["eval_loss"])
-    if tl.empty: raise ValueError(f"no loss logged in {Path(output_dir)/'trainer_log.jsonl'}")
     ends = epoch_ends(t)
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 3.8))
     _panel(a1, [(tl.step, tl.loss, dict(alpha=0.35, label="loss")), (tl.step, ema(list(tl.loss), ema_alpha), dict(label=f"loss (EMA {ema_alpha})")),
                 (ev.step, ev.eval_loss, dict(marker="o", label="eval loss"))], "loss", ends)
-    a1.set_title(title or Path(output_dir).name)
+    a1.set_title(title)
     lr = t.dropna(subset=["lr"])
     _panel(a2, [(lr.step, lr.lr, dict(color="tab:green"))], "learning rate", ends)
     a2.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     g = t.dropna(subset=["grad_norm"])
     _panel(a3, [(g.step, g.grad_norm, dict(color="tab:red"))], "grad norm", ends,
            note="grad_norm not logged yet\n(trainer_state.json: at checkpoints and at the end)")
-    fig.tight_layout()
+    fig.tight_layout(); plt.close(fig)
+    return fig
+
+def plot_losses(output_dir:Path, # a run's output dir (holding trainer_log.jsonl)
+                save_to:Path|None=None, # PNG path; default <output_dir>/loss_curves.png
+                title:str|None=None, # the loss panel's title; default the output dir's name
+                ema_alpha:float=EMA_ALPHA, # smoothing of the loss curve: weight of the newest point
+               )->Path: # the PNG written
+    "Plot training loss (raw, EMA, eval), learning rate and grad norm per step, epochs marked; save and return the PNG."
+    t = run_table(output_dir)
+    if t.dropna(subset=["loss"]).empty: raise ValueError(f"no loss logged in {Path(output_dir)/'trainer_log.jsonl'}")
     save_to = Path(save_to or Path(output_dir)/"loss_curves.png")
     save_to.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(save_to, dpi=100); plt.close(fig)
+    loss_figure(t, title or Path(output_dir).name, ema_alpha).savefig(save_to, dpi=100)
     return save_to
 
 # %% ../nbs/07_results.ipynb #87b26e86
@@ -211,7 +225,8 @@ def _trends(t, h:dict, scheduler:str|None, total_steps:int|None)->list[Verdict]:
 # %% ../nbs/07_results.ipynb #04a8be16
 _RAW = {"loss": ("loss", "loss"), "lr": ("lr", "learning_rate"), "grad_norm": (None, "grad_norm")}  # column: (trainer_log key, log_history key)
 
-def verdict_table(output_dir:Path):
+def verdict_table(output_dir:Path, # a run's output dir
+                ):
     "`run_table` with `attrs['nonfinite']`: {column: steps whose logged value was NaN/inf}."
     t, bad = run_table(output_dir), {c: set() for c in _RAW}
     for recs, step_key, pos in ((read_trainer_log(output_dir), "current_steps", 0), (read_log_history(output_dir), "step", 1)):
@@ -278,7 +293,8 @@ def run_health(output_dir:Path, # a run's output dir (or archive)
     return {"health": level, "verdicts": [asdict(v) for v in vs],
             "throughput": throughput(t, read_json(Path(output_dir)/"train_results.json"), global_batch)}
 
-def format_health(h:dict)->str:
+def format_health(h:dict, # `run_health`'s result
+                )->str:
     "Verdicts and throughput as readable lines."
     tp = h.get("throughput") or {}
     lines = [f"health: {h.get('health')}" + (" (nothing logged)" if h.get("health") == "unknown" else " (no verdicts)" if not h.get("verdicts") else "")]
@@ -288,16 +304,21 @@ def format_health(h:dict)->str:
     lines.append(f"progress: step {tp.get('step')}/{tp.get('total_steps')}, elapsed {f('elapsed_s', 's', '{:.0f}')}, remaining {f('remaining_s', 's', '{:.0f}')}")
     return "\n".join(lines)
 
-def assess_run(cfg:Config)->dict:
+def assess_run(cfg:Config, # a loaded config
+             )->dict:
     "`run_health` of the run of `cfg`, with its scheduler and global batch."
     return run_health(cfg.output_dir, cfg.training.get("lr_scheduler_type", TRAIN_DEFAULTS["lr_scheduler_type"]), cfg.global_batch)
 
-def write_health(output_dir:Path, h:dict)->Path:
+def write_health(output_dir:Path, # a run's output dir
+                 h:dict, # `run_health`'s result
+               )->Path:
     "Store `run_health`'s result beside the run as `health.json`."
     return atomic_write_json(Path(output_dir)/"health.json", {k: h[k] for k in ("health", "verdicts", "throughput") if k in h})
 
 # %% ../nbs/07_results.ipynb #b18adf95
-def wandb_run_id(wandb_dir:Path, run_started:float=0)->str|None:
+def wandb_run_id(wandb_dir:Path, # the WANDB_DIR of the run
+                 run_started:float=0, # epoch seconds the run started (older folders are ignored)
+               )->str|None:
     "The id of the newest wandb run folder (`run-<time>-<id>` or `offline-run-<time>-<id>`) made after `run_started`."
     runs = [p for p in (Path(wandb_dir)/"wandb").glob("*run-*-*") if p.is_dir() and p.stat().st_mtime >= run_started]
     return max(runs, key=lambda p: p.stat().st_mtime).name.rsplit("-", 1)[-1] if runs else None

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_scaffolds.ipynb #2331ec94
 from __future__ import annotations
-import hashlib, json
+import hashlib, json, re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -360,28 +360,40 @@ def check_all(convs:list[dict], mode:str, ratio:float)->tuple[list[tuple[dict, s
     ok, bad = [], []
     for c in convs:
         try: ok.append((c, check_conversation(c["messages"], mode, ratio, c["tools"])))
-        except Rejected as r: bad.append(Rejected(r.reason, r.detail, c["source"]["file"], c["source"]["line"]))
+        except Rejected as r: bad.append(Rejected(r.reason, _at_step(r.detail, c.get("step_ids")), c["source"]["file"], c["source"]["line"]))
     return ok, bad
 
-def read_checked_trial(t:Trial, scaffold:str, status:str, exclude, mode:str, ratio:float):
+def _at_step(detail:str, step_ids:list|None)->str:
+    "A check's `message i` detail with the ATIF step id of message i, when the conversation came from steps."
+    m = re.match(r"message (\d+)", detail)
+    if not step_ids or not m or int(m.group(1)) >= len(step_ids): return detail
+    return f"step {step_ids[int(m.group(1))]} ({detail})"
+
+def read_checked_trial(t:Trial, scaffold:str, status:str, exclude, mode:str, ratio:float, reader=None, keep_exceptions=None):
     "One trial's (trial, scaffold, passing conversations, failed conversations); `Rejected` if the whole trial is dropped."
     d = t.dir
     if exclude is not None and exclude.match(t.instance_id): raise Rejected("excluded_repo", t.instance_id)
     if t.reward is None: raise Rejected("no_reward", f"exception: {t.exception}", str(d/"result.json"))
+    if keep_exceptions is not None and t.exception and t.exception not in keep_exceptions:
+        raise Rejected("agent_exception", t.exception, str(d/"result.json"))
     if status != "all" and t.reward not in STATUS_REWARDS[status]:
         raise Rejected("status_filtered", f"reward {t.reward} is not {status}", str(d/"result.json"))
-    sc = detect_scaffold(t) if scaffold == "auto" else scaffold
-    ok, bad = check_all(SCAFFOLD_READERS[sc](t), mode, ratio)
+    if reader is not None: sc, convs = reader(t, scaffold)
+    else: sc = detect_scaffold(t) if scaffold == "auto" else scaffold; convs = SCAFFOLD_READERS[sc](t)
+    ok, bad = check_all(convs, mode, ratio)
     if not ok: raise bad[0]
     return t, sc, ok, bad
 
 def iter_job(job_dir:Path, scaffold:str="openhands-sdk", instance_status:str="all", exclude=None,
-             reasoning_check:str="adaptive", reasoning_ratio:float=0.2):
+             reasoning_check:str="adaptive", reasoning_ratio:float=0.2,
+             reader=None, # `reader(trial, scaffold) -> (scaffold, conversations)`; default: the LiteLLM/ATIF readers here
+             keep_exceptions=None, # exception types a kept trial may have; None keeps every one
+            ):
     "Yield (trial, scaffold, conversations, conversation rejects) or (trial, scaffold, Rejected, []) for every trial."
     rewards = read_job_rewards(job_dir)
     for d in list_trials(job_dir):
         t = Trial(d.name, d)
         try:
             t = read_trial(d, rewards)
-            yield read_checked_trial(t, scaffold, instance_status, exclude, reasoning_check, reasoning_ratio)
+            yield read_checked_trial(t, scaffold, instance_status, exclude, reasoning_check, reasoning_ratio, reader, keep_exceptions)
         except Rejected as r: yield t, None if scaffold == "auto" else scaffold, r, []

@@ -57,6 +57,7 @@ class ConvertReport:
     stats: dict = field(default_factory=dict)
     over_length: dict = field(default_factory=dict) # what conversion.over_length did (policy, over_cutoff, truncated, dropped, ...)
     up_to_date: bool = False # True when a rerun found the outputs current and skipped the work
+    sources: dict = field(default_factory=dict) # source each kept trial was read from (litellm, claude-code-session, opencode-events, atif)
 
     def __post_init__(self):
         for k in ("lf_path", "im_path", "rejects_path"):
@@ -71,6 +72,7 @@ class ConvertReport:
         lines += [f"  {k:<24}{v:>7}  {d}" for k, v, d in rows]
         for k, v in sorted(self.conversation_rejects.items()): lines.append(f"  conversations dropped in kept trials, {k}: {v}")
         if self.scaffolds: lines.append("  scaffolds: " + ", ".join(f"{k} {v}" for k, v in sorted(self.scaffolds.items())))
+        if self.sources: lines.append("  sources: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sources.items())))
         for k, v in sorted(self.warnings.items()): lines.append(f"  warning {k}: {v}")
         if self.over_length:
             o = self.over_length
@@ -94,7 +96,10 @@ class OutputFiles:
         for f in self.files.values(): f.__enter__()
         self.files["lf"].write("[")
         return self
-    def sample(self, lf_sample:dict, im_rec:dict|None=None):
+    def sample(self,
+               lf_sample:dict, # the LF sample
+               im_rec:dict|None=None, # its IM record (None for ready LF data)
+             ):
         "Write one LF sample (and its IM record)."
         lf = self.files["lf"]
         lf.write(("" if lf.n == 1 else ",") + json.dumps(lf_sample, ensure_ascii=False))
@@ -136,7 +141,11 @@ def progress(it, # what to iterate
     return tqdm(it, total=total, desc=desc, unit=unit, mininterval=0.5)
 
 # %% ../nbs/02d_source.ipynb #7dd5c8ce
-def apply_over_length(fit, fits:list, rendered:list, renderer:ChatRenderer)->list:
+def apply_over_length(fit, # the over-length policy, `messages -> Fit`
+                      fits:list, # each sample's Fit is appended here
+                      rendered:list, # (conversation, reasoning, text, turns) of one trial
+                      renderer:ChatRenderer, # the model's chat template and tokenizer
+                    )->list:
     "Apply the policy to one trial's rendered conversations; `Rejected('over_cutoff_len')` if none is left."
     out = []
     for conv, kind, text, turns in rendered:
@@ -150,7 +159,12 @@ def apply_over_length(fit, fits:list, rendered:list, renderer:ChatRenderer)->lis
     return out
 
 # %% ../nbs/02d_source.ipynb #9b9206c1
-def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str, source_type:str)->ConvertReport:
+def convert_samples(cfg:Config, # a loaded config
+                    renderer:ChatRenderer, # the model's chat template and tokenizer
+                    samples:list, # LF samples, or `Rejected` for lines that could not be read
+                    source:str, # where they came from, for the rejects file
+                    source_type:str, # the report's name for the source
+                  )->ConvertReport:
     "Check LF samples and write the valid ones to lf_data/<data_name>.json."
     rejected, turns, fit, fits, chars = Counter(), [], over_length_fitter(cfg), [], []
     tokens = [] if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
@@ -177,30 +191,47 @@ def convert_samples(cfg:Config, renderer:ChatRenderer, samples:list, source:str,
 class Source:
     "One kind of STEP 0 input. Subclasses override what differs; `sft_nb.sources.SOURCES` names them."
     name:str = "" # the source.type it is registered under (set by the registry)
-    def validate(self, cfg:Config)->list[Finding]:
+    def validate(self,
+                 cfg:Config, # a loaded config
+               )->list[Finding]:
         "Problems with this source's block of the config (missing keys, inputs that do not exist)."
         return []
-    def inputs(self, cfg:Config)->list[Path]:
+    def inputs(self,
+               cfg:Config, # a loaded config
+             )->list[Path]:
         "The files and folders whose change means converting again (fingerprinted in the manifest)."
         return []
-    def needs_model(self, cfg:Config)->bool:
+    def needs_model(self,
+                    cfg:Config, # a loaded config
+                  )->bool:
         "Whether converting renders with the model's chat template (False: nothing is converted here)."
         return True
-    def estimate(self, cfg:Config)->int|None:
+    def estimate(self,
+                 cfg:Config, # a loaded config
+               )->int|None:
         "Samples STEP 0 will keep, guessed before it runs; None when unknown."
         return None
-    def convert(self, cfg:Config, renderer:ChatRenderer|None)->ConvertReport:
+    def convert(self,
+                cfg:Config, # a loaded config
+                renderer:ChatRenderer|None, # the model's chat template and tokenizer
+              )->ConvertReport:
         "STEP 0 for this source: LF JSON (and IM JSONL) with every input kept or rejected."
         raise NotImplementedError(f"{type(self).__name__}.convert")
-    def num_samples(self, cfg:Config)->int|None:
+    def num_samples(self,
+                    cfg:Config, # a loaded config
+                  )->int|None:
         "How many samples LLaMA-Factory should use (dataset_info `num_samples`); None: all."
         return None
-    def dataset_entry(self, cfg:Config)->tuple[dict, str]:
+    def dataset_entry(self,
+                      cfg:Config, # a loaded config
+                    )->tuple[dict, str]:
         "The dataset_info.json entry, and what it points at (for the STEP 1 message)."
         data = cfg.lf_data_dir/f"{cfg.data_name}.json"
         if not data.is_file() or data.stat().st_size == 0:
             raise FileNotFoundError(f"{data} is missing or empty: run STEP 0 (sft-nb dataprep) first")
         return dataset_entry(data.name, self.num_samples(cfg)), data.name
-    def describe(self, cfg:Config)->str:
+    def describe(self,
+                 cfg:Config, # a loaded config
+               )->str:
         "What STEP 0 says when the source has nothing to convert here."
         return ""

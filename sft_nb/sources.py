@@ -30,7 +30,8 @@ def source_for(cfg:Config, # a loaded config
     if s is None: raise ConfigError(source_findings(cfg))
     return s
 
-def source_findings(cfg:Config)->list[Finding]:
+def source_findings(cfg:Config, # a loaded config
+                  )->list[Finding]:
     "Problems with the `source` block: an unknown type, or what its `Source` finds."
     t = cfg.source.type or next(iter(SOURCES))
     if t not in SOURCES:

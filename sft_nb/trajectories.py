@@ -11,10 +11,11 @@ import orjson
 from .rejects import REJECT_REASONS, Rejected
 
 # %% auto #0
-__all__ = ['BLOCK', 'IM_VERSION', 'read_json_object', 'Trial', 'read_task_metadata', 'read_trial', 'read_job_rewards',
-           'parse_line', 'iter_log_records', 'lines_from_end', 'count_lines_before', 'read_last_success',
-           'content_text', 'normalize_tool_call', 'normalize_message', 'check_roles', 'check_tool_calls',
-           'check_reasoning', 'check_conversation', 'im_record', 'generation_params', 'read_exclude_repos']
+__all__ = ['BLOCK', 'IM_VERSION', 'read_json_object', 'Trial', 'read_task_metadata', 'find_task_dir', 'read_trial',
+           'read_job_rewards', 'parse_line', 'iter_log_records', 'lines_from_end', 'count_lines_before',
+           'read_last_success', 'content_text', 'normalize_tool_call', 'normalize_message', 'check_roles',
+           'check_tool_calls', 'check_reasoning', 'check_conversation', 'im_record', 'generation_params',
+           'read_exclude_repos']
 
 # %% ../nbs/03_trajectories.ipynb #cb61463a
 def read_json_object(path:Path, reason:str)->dict:
@@ -37,12 +38,21 @@ class Trial:
     metadata: dict = field(default_factory=dict)
     agent: str|None = None   # agent name from the trial config (e.g. openhands-sdk, claude-code, terminus-2)
     reward_mismatch: bool = False # the job's result.json says another reward than the trial's
+    agent_kwargs: dict = field(default_factory=dict) # agent.kwargs of the trial config (e.g. terminus-2 parser_name)
+    model: str|None = None   # agent.model_name of the trial config
+    warnings: list = field(default_factory=list) # counted in the summary, e.g. task_metadata_unavailable
 
 def read_task_metadata(task_dir:Path)->dict:
     "The `[metadata]` table of a task's `task.toml`, or {} when there is none."
     import tomllib
     try: return dict(tomllib.loads((Path(task_dir)/"task.toml").read_text()).get("metadata", {}))
     except (OSError, ValueError): return {}
+
+def find_task_dir(trial_dir:Path, path:str)->Path|None:
+    "The task folder a trial's `task.path` names: absolute, else relative to Harbor's working directory (guessed as the job's grandparent, the current directory or the trial folder); None if none has a task.toml."
+    p = Path(path)
+    cands = [p] if p.is_absolute() else [trial_dir.parent.parent/p, Path.cwd()/p, trial_dir/p]
+    return next((c.resolve() for c in cands if (c/"task.toml").is_file()), None)
 
 def read_trial(trial_dir:Path, # a trial folder inside a job
                job_rewards:dict[str, float]|None=None, # trial name -> reward from the job's result.json
@@ -52,12 +62,16 @@ def read_trial(trial_dir:Path, # a trial folder inside a job
     cfg = read_json_object(trial_dir/"config.json", "bad_trial_config")
     task = cfg.get("task") or {}
     if not isinstance(task, dict): raise Rejected("bad_trial_config", f"task is a {type(task).__name__}", str(trial_dir/"config.json"))
+    warnings = []
     if task.get("path"):
-        task_dir = (trial_dir/task["path"]).resolve() if not Path(task["path"]).is_absolute() else Path(task["path"])
-        iid, meta = task_dir.name, read_task_metadata(task_dir)
+        task_dir = find_task_dir(trial_dir, task["path"])
+        iid, meta = Path(task["path"]).name, read_task_metadata(task_dir) if task_dir else {}
+        if task_dir is None: warnings.append("task_metadata_unavailable")
     elif task.get("name"): iid, meta = str(task["name"]).split("/")[-1], {}
     else: raise Rejected("bad_trial_config", "config.json has neither task.path nor task.name", str(trial_dir/"config.json"))
-    t = Trial(trial_dir.name, trial_dir, iid, metadata=meta, agent=(cfg.get("agent") or {}).get("name"))
+    agent = cfg.get("agent") or {}
+    t = Trial(trial_dir.name, trial_dir, iid, metadata=meta, agent=agent.get("name"), agent_kwargs=agent.get("kwargs") or {},
+              model=agent.get("model_name"), warnings=warnings)
     try: res = read_json_object(trial_dir/"result.json", "no_reward")
     except Rejected: res = {}
     reward = ((res.get("verifier_result") or {}).get("rewards") or {}).get("reward")
@@ -225,7 +239,7 @@ def im_record(conv:dict, # a conversation from a scaffold reader
     return dict(version=IM_VERSION, instance_id=trial.instance_id, trial=trial.name, scaffold=scaffold,
                 agent_type=conv["agent_type"], reward=trial.reward, reasoning=reasoning, messages=conv["messages"],
                 tools=conv["tools"], generation=conv["generation"], usage=conv["usage"], task_metadata=trial.metadata,
-                source=conv["source"])
+                source=conv["source"], **({"task_step": conv["task_step"]} if conv.get("task_step") else {}))
 
 # %% ../nbs/03_trajectories.ipynb #de55e20b
 def generation_params(request_body:dict)->dict:

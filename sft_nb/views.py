@@ -93,7 +93,9 @@ ROLE_COLORS = {"system": "#6a1b9a", "user": "#1565c0", "assistant": "#2e7d32", "
 def _fold(summary:str, body:str)->str:
     return f'<details><summary style="cursor:pointer;color:#555">{html.escape(summary)}</summary><pre style="white-space:pre-wrap;margin:2px 0 4px 12px">{html.escape(body)}</pre></details>'
 
-def conversation_html(conv:dict, title:str="")->str:
+def conversation_html(conv:dict, # a conversation from `load_conversations`
+                      title:str="", # a heading above it
+                    )->str:
     "One conversation as HTML: a block per message, reasoning and tool traffic folded."
     blocks = [f"<h4>{html.escape(title)}</h4>"] if title else []
     tools = (conv["im"] or {}).get("tools") or []
@@ -109,7 +111,9 @@ def conversation_html(conv:dict, title:str="")->str:
         blocks.append(f'<div style="border-left:4px solid {color};padding:2px 8px;margin:4px 0"><b style="color:{color}">{t["role"]}</b>{"".join(inner)}</div>')
     return '<div style="font-size:13px">' + "".join(blocks) + "</div>"
 
-def show_conversation(conv:dict, title:str=""):
+def show_conversation(conv:dict, # a conversation from `load_conversations`
+                      title:str="", # a heading (default: its instance id)
+                    ):
     "Display object for one conversation in a notebook."
     from IPython.display import HTML
     return HTML(conversation_html(conv, title or f"{conv.get('instance_id') or ''}"))

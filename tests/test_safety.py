@@ -8,6 +8,8 @@ from conftest import REPO, BIN, run
 
 FAKE_WANDB = "sk-SFTNB-FAKE-wandb-0123456789abcdef"
 FAKE_HF = "hf_SFTNBFAKEtoken0123456789abcdefgh"
+FAKE_CLI = "sk-SFTNB-FAKE-from-set-9876543210"     # given with --set on the command line
+FAKE_ENV = "hf_SFTNBFAKEfromENVIRONMENT98765432"   # given in the environment
 SHORT = ["--set", "training.max_steps=4", "--set", "training.save_steps=2"]
 
 
@@ -34,20 +36,40 @@ def test_secrets_never_reach_written_files(own_project, tmp_path):
     cfg = _config_with(project, "secret.yaml", **{"credentials.wandb_api_key": FAKE_WANDB, "credentials.hf_token": FAKE_HF,
                                                 "experiment.wandb_mode": "offline"})
     started = time.time()
-    res = run([BIN / "sft-nb", "run", "--config", cfg, "--run-name", "secret", *SHORT], env=_env(WANDB_SILENT="true"))
+    res = run([BIN / "sft-nb", "run", "--config", cfg, "--run-name", "secret", *SHORT, "--set", f"credentials.wandb_api_key={FAKE_CLI}"],
+              env=_env(WANDB_SILENT="true"))
     assert res.returncode == 0, res.stderr[-3000:]
     out_nb = tmp_path / "secret.ipynb"
     res2 = run([BIN / "papermill", REPO / "nbs/train.ipynb", out_nb, "--cwd", project, "-p", "config", "secret.yaml",
-                "-r", "run_name", "secret-nb", "-p", "max_steps", "4"], env=_env(WANDB_SILENT="true"))
+                "-r", "run_name", "secret-nb", "-p", "max_steps", "4"], env=_env(WANDB_SILENT="true", HF_TOKEN=FAKE_ENV))
     assert res2.returncode == 0, res2.stderr[-3000:]
     assert FAKE_WANDB not in res.stdout + res.stderr and FAKE_HF not in res.stdout + res.stderr
     written = [p for p in (project / "artifacts").rglob("*") if p.is_file() and p.stat().st_mtime >= started - 1] + [out_nb]
     assert len(written) > 20 and any("wandb" in str(p) for p in written), "the offline wandb run wrote its files"
-    leaks = [str(p) for p in written if FAKE_WANDB.encode() in p.read_bytes() or FAKE_HF.encode() in p.read_bytes()]
+    fakes = [f.encode() for f in (FAKE_WANDB, FAKE_HF, FAKE_CLI, FAKE_ENV)]
+    leaks = [str(p) for p in written + [cfg] if any(f in p.read_bytes() for f in fakes)]
     assert leaks == []
     output = YAML(typ="safe").load(cfg.read_text())["runtime_info"]["output"]
     assert FAKE_WANDB not in json.dumps(output) and output["wandb_run_id"]
+    assert "<redacted>" in json.dumps(YAML(typ="safe").load((project / "artifacts/runs/secret/output.json").read_text()))
     assert (project / "artifacts/runs/secret").is_dir()
+
+
+def test_secret_as_notebook_parameter_is_refused(project, tmp_path):
+    "papermill writes every parameter into the output notebook, so a secret given as one stops the run at once."
+    out_nb = tmp_path / "refused.ipynb"
+    res = run([BIN / "papermill", REPO / "nbs/train.ipynb", out_nb, "--cwd", project, "-r", "run_name", "refused",
+               "-y", f"overrides: ['credentials.wandb_api_key={FAKE_CLI}']"], env=_env())
+    assert res.returncode != 0
+    assert "set the environment variable WANDB_API_KEY instead" in res.stdout + res.stderr
+    assert not (project / "artifacts/model/refused").exists() and not (project / "artifacts/runs/refused").exists()
+
+
+def test_overrides_recorded_redacted_but_visible_otherwise(project):
+    from sft_nb.config import load_config
+    cfg = load_config(project / "config.yaml", [f"credentials.hf_token={FAKE_CLI}", "training.tokenized_path=tok", "training.max_new_tokens=8"])
+    assert cfg.credentials.hf_token == FAKE_CLI  # the run itself gets it
+    assert cfg.overrides == {"credentials.hf_token": "<redacted>", "training.tokenized_path": "tok", "training.max_new_tokens": 8}
 
 
 def test_two_pipelines_at_once(project):

@@ -40,8 +40,8 @@ def cmd_sweep(args, cfg)->int:
 # %% ../nbs/09_cli.ipynb #2524fb24
 COMMANDS = {
     "check": "validate the config and print the plan (no torch; --deep adds LLaMA-Factory's own parser and template parity)",
-    "dataprep": "STEP 0 only: convert the data",
-    "train": "STEP 0-3: convert, register, train, results",
+    "dataprep": "STEP 0-1b: convert, register and tokenize the data (--no-tokenize: convert only)",
+    "train": "STEP 0-3: convert, register, tokenize, train, results",
     "run": "check, then STEP 0-3, then archive the run even if training fails or is interrupted (scripts/start.sh)",
     "rerun": "run a recorded run again under a new name, from its launch record (same overrides; data, model and YAML must match)",
     "show-mask": "print which tokens of one converted sample are trained (label mask)",
@@ -74,6 +74,7 @@ def build_parser()->argparse.ArgumentParser:
         if name in ("train", "run"):
             s.add_argument("--resume", action="store_true", help="continue --run-name R from its newest complete checkpoint, with R's recorded overrides")
         if name == "rerun": s.add_argument("run", help="the recorded run to reproduce (its launch record in artifacts/launches/)")
+        if name == "dataprep": s.add_argument("--no-tokenize", action="store_true", help="STEP 0 only: convert, without registering and tokenizing")
         if name == "show-mask":
             s.add_argument("--index", type=int, default=0, help="which sample (0-based)")
             s.add_argument("--color", action="store_true", help="ANSI colors instead of {+ +} / [- -] marks")
@@ -236,7 +237,8 @@ def main(argv:list[str]|None=None, # the arguments (default: sys.argv[1:])
         if args.command == "sweep": return cmd_sweep(args, cfg)
         if args.command in ("dataprep", "train"):
             from sft_nb.pipeline import run_pipeline
-            run_pipeline(cfg, steps=("convert",) if args.command == "dataprep" else ("convert", "register", "train", "results"), force=args.force,
+            steps = ("convert", "register", "tokenize") if args.command == "dataprep" else ("convert", "register", "tokenize", "train", "results")
+            run_pipeline(cfg, steps=("convert",) if getattr(args, "no_tokenize", False) else steps, force=args.force,
                          resume=getattr(args, "resume", False), like=like)
             return 0
         return cmd_other(args, cfg)

@@ -108,6 +108,9 @@ class InfrastructureCfg:
     stall_factor: float = 10.0
     stall_min_s: float = 60.0   # never a stall below this many seconds of silence
     gpu_memory_gb: float = 80.0 # memory of one GPU, for the memory estimate and advice in `check`
+    gpu_type: str = "H100"            # for the time estimate: H100 | H200 | A100 | B200 | L40S
+    gpu_peak_tflops: float|None = None # dense bf16 peak per GPU; null: the gpu_type's
+    assumed_mfu: float = 0.35         # model FLOPs utilisation the estimate assumes (the archive records the measured one)
 
 @dataclass
 class ExperimentCfg:
@@ -144,6 +147,7 @@ CHOICES = {
     "training.stage": ["sft", "pt", "rm", "ppo", "dpo", "kto"],
     "training.finetuning_type": ["full", "lora", "freeze", "oft"],
     "training.flash_attn": ["auto", "disabled", "sdpa", "fa2", "fa3"],
+    "infrastructure.gpu_type": ["H100", "H200", "A100", "B200", "L40S"],
     "training.rope_scaling": ["linear", "dynamic", "yarn", "llama3"],
     "training.quantization_bit": [4, 8],
     "training.eval_strategy": ["no", "steps", "epoch"],
@@ -224,6 +228,7 @@ def check_training(raw:dict|None, # the user's `training` map (None if absent)
     for k, v in dict(raw or {}).items():
         key = f"{INPUT}.training.{k}"
         if v is None: continue
+        if k == "packing" and v == "auto": out[k] = v; continue  # resolved from the data's lengths (sft_nb.estimate)
         if k in TRAINING_TYPES:
             try: v = coerce(v, TRAINING_TYPES[k], key)
             except ConfigError as e: problems.extend(e.problems); continue

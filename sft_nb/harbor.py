@@ -28,7 +28,8 @@ def convert_harbor(cfg:Config, # a loaded config
     c, job = cfg.conversion, resolve_job_dir(cfg)
     exclude = read_exclude_repos(cfg.resolve(c.exclude_repos_file)) if c.exclude_repos_file else None
     seen, kept, rejected, conv_rej, scaffolds, reasoning, warnings, turns = 0, 0, Counter(), Counter(), Counter(), Counter(), Counter(), []
-    counter, fit, fits = TokenCounter(renderer), over_length_fitter(cfg), []
+    fit, fits, chars = over_length_fitter(cfg), [], []
+    counter = TokenCounter(renderer) if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
     items = iter_job(job, cfg.source.scaffold, c.instance_status, exclude, c.reasoning_check, c.reasoning_ratio,
                      trial_reader(read_options(c, cfg.resolve)), c.keep_exceptions)
     sources = Counter()
@@ -54,12 +55,13 @@ def convert_harbor(cfg:Config, # a loaded config
             for conv, kind, text, sample_turns in rendered:
                 out.sample({"messages": sample_turns, "id": trial.instance_id}, im_record(conv, trial, scaffold, kind))
                 reasoning[kind] += 1
-                counter.add(text)
+                chars.append(len(text))
+                if counter: counter.add(text)
                 turns.append(len(sample_turns))
-    tokens = counter.finish()
-    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], out.paths["im"], out.paths["rejects"], seen, kept, len(tokens),
+    tokens = counter.finish() if counter else None
+    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], out.paths["im"], out.paths["rejects"], seen, kept, len(chars),
                          dict(rejected), dict(conv_rej), dict(scaffolds), dict(reasoning), dict(warnings),
-                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)), fit_summary(cfg.conversion.over_length, fits) if fit else {},
+                         length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars), fit_summary(cfg.conversion.over_length, fits) if fit else {},
                          sources=dict(sources))
 
 # %% ../nbs/03e_harbor.ipynb #19cd0450

@@ -19,7 +19,7 @@ __all__ = ['TRAIN_DEFAULTS', 'LORA_DEFAULTS', 'AUTO_TEMPLATE', 'SHAREGPT_TAGS', 
 TRAIN_DEFAULTS = dict(stage="sft", do_train=True, finetuning_type="full", template="auto", cutoff_len=2048,
                       overwrite_cache=True, preprocessing_num_workers=1, logging_steps=1, plot_loss=True,
                       per_device_train_batch_size=1, gradient_accumulation_steps=1, learning_rate=1.0e-5, num_train_epochs=1.0,
-                      lr_scheduler_type="cosine", warmup_ratio=0.0, save_steps=500, ddp_timeout=180000000)
+                      lr_scheduler_type="cosine", warmup_ratio=0.0, save_steps=500, ddp_timeout=180000000, packing="auto")
 
 LORA_DEFAULTS = dict(lora_rank=16, lora_dropout=0.0, lora_target="all")  # and lora_alpha = 2 x lora_rank
 
@@ -66,6 +66,11 @@ def train_args(cfg:Config, # a loaded config
     if getattr(cfg.conversion, "reasoning_turns", "last_call") == "per_call": args.setdefault("mask_history", True)
     args["run_name"] = cfg.run_name
     args["report_to"] = "none" if cfg.experiment.wandb_mode == "disabled" else "wandb"
+    if args.get("packing") == "auto":  # the batching measured fastest for this data's lengths (bench/train_throughput.py)
+        from sft_nb.estimate import packing_choice
+        choice = packing_choice(cfg, args)[0]
+        args["packing"] = choice.pop("packing")
+        for k, v in choice.items(): args.setdefault(k, v)  # an explicit group_by_length wins
     return args
 
 # %% ../nbs/01b_lfargs.ipynb #701f7823

@@ -17,6 +17,7 @@ from .train import launch, write_train_yaml
 from .multinode import is_leader
 from .watchdog import plot_gpus
 from .resume import launch_attempt, launch_follower, prepare_resume, resume_output
+from .tokenized import ensure_tokenized
 
 # %% auto #0
 __all__ = ['STEPS', 'NOTEBOOK_PARAMS', 'SECRET_ENV', 'RunLocked', 'data_lock', 'run_lock', 'RunResult', 'run_step',
@@ -45,7 +46,7 @@ def run_lock(cfg:Config, # a loaded config
     return lock
 
 # %% ../nbs/08_pipeline.ipynb #7992b460
-STEPS = ("convert", "register", "train", "results")
+STEPS = ("convert", "register", "tokenize", "train", "results")
 
 @dataclass
 class RunResult:
@@ -54,6 +55,7 @@ class RunResult:
     report: object = None       # ConvertReport (STEP 0); with `sources`, the first source's
     reports: list|None = None   # ConvertReport of every source (STEP 0), in the order of `sources`
     info_path: Path|None = None # dataset_info.json (STEP 1)
+    tokenized: Path|None = None # the tokenize step's cache folder, LLaMA-Factory's tokenized_path (STEP 1b)
     launch: object = None       # LaunchResult (STEP 2)
     started: float = 0          # when STEP 2 started (epoch seconds)
     plot: Path|None = None      # loss curves (STEP 3)
@@ -71,8 +73,11 @@ def run_step(cfg:Config, # a loaded config
     "Run one step under its lock (STEP 0-1: each source under its data lock; STEP 2-3: the run lock) and record what it gave."
     if step not in STEPS: raise ValueError(f"unknown step {step!r}: one of {', '.join(STEPS)}")
     r = result or RunResult(cfg)
+    if step == "tokenize":  # every node: the cache is built once, under the data lock; the others wait and reuse it
+        with data_lock(cfg): r.tokenized = ensure_tokenized(cfg, quiet=quiet)
+        return r
     if not is_leader(cfg):  # multi-node: node 0 converts, records and writes results; this node waits, then trains
-        if step == "train": r.started = time.time(); r.launch = launch_follower(cfg)
+        if step == "train": r.started = time.time(); r.launch = launch_follower(cfg, tokenized_path=r.tokenized)
         return r
     if step in ("convert", "register"):
         reports = []
@@ -84,7 +89,7 @@ def run_step(cfg:Config, # a loaded config
         return r
     lock = run_lock(cfg)
     try:
-        if step == "train": r.started = time.time(); r.launch = launch_attempt(cfg, like, force=force, progress=progress)
+        if step == "train": r.started = time.time(); r.launch = launch_attempt(cfg, like, force=force, progress=progress, tokenized_path=r.tokenized)
         else: write_results(r, quiet)
     finally: lock.release()
     return r
@@ -98,6 +103,10 @@ def write_results(r:RunResult, # the run so far (its launch, when STEP 2 ran her
     plot_gpus(cfg.output_dir)  # beside the loss: per-GPU utilization and memory, where the watchdog sampled any
     r.health = assess_run(cfg); write_health(cfg.output_dir, r.health)
     r.output = resume_output(cfg, run_output(cfg, r.launch, r.plot, r.started, health=r.health))
+    if r.tokenized is not None:  # real tokens/s and the MFU they imply, for the archive and the next estimate
+        from sft_nb.estimate import measured_throughput
+        res, side = cfg.output_dir/"train_results.json", r.tokenized.parent/f"{r.tokenized.name}.stats.json"
+        if res.exists() and side.exists(): r.output["measured"] = measured_throughput(cfg, json.loads(res.read_text()), json.loads(side.read_text()))
     write_run_output(cfg.path, r.output)
     if not quiet:
         print(format_health(r.health))
@@ -111,7 +120,7 @@ def run_pipeline(cfg:Config, # a loaded config
                  resume:bool=False, # continue the run from its newest complete checkpoint (`sft_nb.resume`)
                  like:dict|None=None, # the launch record of the run this one reruns
                 )->RunResult:
-    "Run STEP 0-3 for `cfg` (preflight first when training): convert, register, train, results."
+    "Run STEP 0-3 for `cfg` (preflight first when training): convert, register, tokenize, train, results."
     if resume and "train" in steps and is_leader(cfg): prepare_resume(cfg)
     if "train" in steps and (probs := preflight(cfg)): raise ConfigError(probs)
     r = RunResult(cfg)

@@ -15,6 +15,7 @@ from .memory import format_memory, memory_report, method_of
 from .split import eval_path
 from .render import ChatRenderer
 from .mix import mixed_counts
+from .estimate import estimate_run, format_estimate, packing_choice
 from .sources import source_for
 
 # %% auto #0
@@ -98,6 +99,8 @@ def plan(cfg:Config, # a loaded config
     out["nodes"] = node_roles(cfg)
     out["method"], out["memory"] = method_of(t), memory_report(cfg, t)
     out["eval"] = eval_plan(cfg, t, out.get("total_steps"))
+    if cfg.training.get("packing", "auto") == "auto": out["batching"] = packing_choice(cfg, {**t, "neat_packing": cfg.training.get("neat_packing")})[1]
+    out["estimate"] = estimate_run(cfg, t)
     return out
 
 def eval_plan(cfg:Config, # a loaded config
@@ -158,5 +161,7 @@ def format_plan(p:dict, # from `plan`
     if "method" in p: lines += [f"method         {format_method(p['train_args'])}", format_memory(p.get("memory"))]
     if p.get("eval"): lines.append(format_eval(p["eval"]))
     if p.get("family"): lines.append(f"template       {p['template']}; model family {p['family']}")
+    if p.get("batching"): lines.append(f"batching       packing {p['batching']}")
+    if p.get("estimate"): lines.append(format_estimate(p["estimate"]))
     lines += [f"output         {p['output_dir']}", f"yaml           {p['train_yaml']}:", dump_yaml(p["train_args"]).rstrip()]
     return "\n".join(lines)

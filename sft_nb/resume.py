@@ -299,13 +299,14 @@ def launch_attempt(cfg:Config, # the run's config (resume_from_checkpoint set by
                    like:dict|None=None, # a rerun: the launch record of the run it reproduces
                    force:bool=False, # accept changes against the reference record
                    progress:bool=False, # in a notebook: a progress bar and the log's last lines
+                   tokenized_path=None, # the tokenize step's folder, set in the YAML as LLaMA-Factory's tokenized_path
                   ): # the `LaunchResult`
     "Write the YAML, check it against the reference record (the run's own on a resume, `like` on a rerun), record the attempt, launch."
     from sft_nb.lfargs import train_args
     from sft_nb.train import write_train_yaml, launch, TrainingFailed
     from sft_nb.demo import resolve_model_path
     model, ck = resolve_model_path(cfg), cfg.training.get("resume_from_checkpoint")
-    args, yaml_path = train_args(cfg, model), write_train_yaml(cfg, model)
+    args, yaml_path = train_args(cfg, model), write_train_yaml(cfg, model, tokenized_path=tokenized_path)
     own = read_launch_record(cfg.artifacts, cfg.run_name) if ck else None
     if (ref := like or own): check_launch(cfg, args, ref, force=force, what="rerun" if like else "resume")
     with attempt(cfg, yaml_path, args, Path(ck) if ck else None) as box:
@@ -313,13 +314,13 @@ def launch_attempt(cfg:Config, # the run's config (resume_from_checkpoint set by
     if box["launch"].returncode: raise TrainingFailed(box["launch"])
     return box["launch"]
 
-def launch_follower(cfg:Config, timeout:float=3600): # the `LaunchResult`
+def launch_follower(cfg:Config, timeout:float=3600, tokenized_path=None): # the `LaunchResult`
     "STEP 2 on a node other than 0: wait for node 0's launch record, resume from the same checkpoint, launch."
     from sft_nb.multinode import wait_for_leader
     from sft_nb.train import write_train_yaml, launch
     a = wait_for_leader(cfg, timeout=timeout)
     if a.get("resume_from"): cfg.training["resume_from_checkpoint"] = a["resume_from"]
-    return launch(cfg, write_train_yaml(cfg))
+    return launch(cfg, write_train_yaml(cfg, tokenized_path=tokenized_path))
 
 # %% ../nbs/06c_resume.ipynb #584a7985
 def run_segments(output_dir:Path)->list[dict]:

@@ -23,16 +23,19 @@ __all__ = ['length_stats', 'ConvertReport', 'OutputFiles', 'TokenCounter', 'prog
 # %% ../nbs/02d_source.ipynb #63cdb35c
 def _pct(xs:list, q:float): return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
 
-def length_stats(tokens:list[int], # token length of each sample
+def length_stats(tokens:list[int]|None, # token length of each sample (None: not tokenized, see the tokenize step)
                  turns:list[int], # number of turns of each sample
                  cutoff_len:int, # training cutoff
+                 chars:list[int]|None=None, # rendered characters of each sample
                 )->dict:
-    "Summary of sample lengths: count, min/mean/max, percentiles, turns, over cutoff_len and over 128k."
-    t = sorted(tokens)
-    return dict(count=len(t), tokens=dict(total=sum(t), min=t[0] if t else None, mean=round(statistics.fmean(t), 1) if t else None, max=t[-1] if t else None,
-                p50=_pct(t, .5), p90=_pct(t, .9), p99=_pct(t, .99)),
+    "Summary of sample lengths: count, token min/mean/max and percentiles, turns, over cutoff_len and 128k, characters."
+    t = sorted(tokens or [])
+    return dict(count=len(turns), tokens=dict(total=sum(t), min=t[0] if t else None, mean=round(statistics.fmean(t), 1) if t else None, max=t[-1] if t else None,
+                p50=_pct(t, .5), p90=_pct(t, .9), p99=_pct(t, .99)) if tokens is not None else None,
                 turns=dict(min=min(turns, default=None), mean=round(statistics.fmean(turns), 1) if turns else None, max=max(turns, default=None)),
-                cutoff_len=cutoff_len, over_cutoff_len=sum(x > cutoff_len for x in t), over_128k=sum(x > 131072 for x in t))
+                cutoff_len=cutoff_len, over_cutoff_len=sum(x > cutoff_len for x in t) if tokens is not None else None,
+                over_128k=sum(x > 131072 for x in t) if tokens is not None else None,
+                chars=sum(chars) if chars is not None else None, sample_chars=chars)
 
 # %% ../nbs/02d_source.ipynb #4ce3269e
 @dataclass
@@ -168,7 +171,8 @@ def convert_samples(cfg:Config, # a loaded config
                     source_type:str, # the report's name for the source
                   )->ConvertReport:
     "Check LF samples and write the valid ones to lf_data/<data_name>.json."
-    rejected, tokens, turns, fit, fits = Counter(), [], [], over_length_fitter(cfg), []
+    rejected, turns, fit, fits, chars = Counter(), [], over_length_fitter(cfg), [], []
+    tokens = [] if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
     with OutputFiles(cfg, im=False) as out:
         for i, s in enumerate(samples):
             try:
@@ -183,9 +187,10 @@ def convert_samples(cfg:Config, # a loaded config
                 rejected[r.reason] += 1
                 out.reject({**r.record(None, None), "file": source, "line": r.line, "index": i, "level": "sample"}); continue
             out.sample({"messages": msgs, **({"id": str(s["id"])} if isinstance(s, dict) and "id" in s else {})})
-            tokens.append(renderer.count("".join(m["content"] for m in msgs))); turns.append(len(msgs))
-    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(samples), len(tokens), len(tokens),
-                         dict(rejected), stats=length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048)),
+            text = "".join(m["content"] for m in msgs); chars.append(len(text)); turns.append(len(msgs))  # the segments are the rendered text
+            if tokens is not None: tokens.append(renderer.count(text))
+    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(samples), len(chars), len(chars),
+                         dict(rejected), stats=length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars),
                          over_length=fit_summary(cfg.conversion.over_length, fits) if fit else {})
 
 # %% ../nbs/02d_source.ipynb #6ad80325

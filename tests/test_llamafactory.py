@@ -37,7 +37,7 @@ def test_generated_args_pass_llamafactory_parser(project, name):
     res = run([BIN / "python", "-c", PARSE, json.dumps(args)], env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     parsed = json.loads(res.stdout.strip().splitlines()[-1])
-    cutoff = 2048 - bool(cfg.training.get("packing"))  # LLaMA-Factory keeps one token of each packed block free
+    cutoff = 2048 - bool(args.get("packing"))  # LLaMA-Factory keeps one token of each packed block free (packing: auto resolved)
     assert parsed == {"learning_rate": cfg.training["learning_rate"], "template": "empty", "cutoff_len": cutoff,
                       "finetuning_type": cfg.training["finetuning_type"], "deepspeed": "deepspeed" in args}
 

@@ -42,7 +42,7 @@ demo: setup
 # Every check: notebooks run as tests (nbdev-test), then pytest (sync, papermill, CLI, distributed, ...).
 test: setup
 	$(BIN)/nbdev-test --n-workers 2
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q tests --durations=15 --timeout 1800
 
 # Export the package and clean the notebooks after editing them.
 nbdev: setup

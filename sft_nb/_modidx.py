@@ -311,6 +311,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'sft_nb.families.mistral_ids': ('families.html#mistral_ids', 'sft_nb/families.py'),
                                  'sft_nb.families.parse_tool_calls': ('families.html#parse_tool_calls', 'sft_nb/families.py')},
             'sft_nb.generate': { 'sft_nb.generate._share': ('generate.html#_share', 'sft_nb/generate.py'),
+                                 'sft_nb.generate.as_trained': ('generate.html#as_trained', 'sft_nb/generate.py'),
                                  'sft_nb.generate.check_response': ('generate.html#check_response', 'sft_nb/generate.py'),
                                  'sft_nb.generate.generate_run': ('generate.html#generate_run', 'sft_nb/generate.py'),
                                  'sft_nb.generate.generations_table': ('generate.html#generations_table', 'sft_nb/generate.py'),

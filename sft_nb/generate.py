@@ -9,10 +9,12 @@ from pathlib import Path
 from .adapters import run_train_args
 from .config import Config
 from .core import atomic_write_json, atomic_write_text, checkpoint_dirs
+from .render import ChatRenderer, is_rendered, render_sample
 
 # %% auto #0
 __all__ = ['TOOL_CALL', 'parse_tool_calls', 'tool_names', 'check_response', 'summarize', 'turn_prompts', 'read_prompts',
-           'held_out_samples', 'weights_dir', 'load_model', 'generate_run', 'training_prompts', 'generations_table']
+           'as_trained', 'held_out_samples', 'weights_dir', 'load_model', 'generate_run', 'training_prompts',
+           'generations_table']
 
 # %% ../nbs/11b_generate.ipynb #28f12f5c
 TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)  # ChatML/Qwen tool-call syntax
@@ -93,6 +95,16 @@ def read_prompts(path:Path)->list[dict]:
     text = Path(path).read_text(encoding="utf-8")
     return json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l.strip()]
 
+def as_trained(renderer:ChatRenderer, # the run's base model's chat template
+               sample:dict, # {"messages": [...]}: plain messages, or segments already cut for this model
+              )->dict:
+    "A prompt as training saw such a conversation: rendered with the model's chat template and cut into segments (unchanged when already cut)."
+    msgs = sample["messages"]
+    if is_rendered(renderer.family, msgs): return sample
+    open_end = msgs[-1]["role"] != "assistant"  # a question to answer: render it with an empty reply, keep the prompt
+    turns = render_sample(renderer, msgs + ([{"role": "assistant", "content": ""}] if open_end else []), None, "fast").turns
+    return {**sample, "messages": turns[:-1] if open_end else turns}
+
 # %% ../nbs/11b_generate.ipynb #af6eec27
 def held_out_samples(train:dict)->list[dict]|None:
     "The run's held-out split (its `eval_dataset`, read through dataset_info.json), or None when it had none."
@@ -136,7 +148,7 @@ def generate_run(cfg:Config, # a loaded config (for its artifacts folder)
     from tqdm.auto import tqdm
     from sft_nb.encode import LFEncoder
     train = run_train_args(cfg.artifacts, run)
-    samples = read_prompts(prompts) if prompts else held_out_samples(train)
+    samples = [as_trained(ChatRenderer(train["model_name_or_path"]), s) for s in read_prompts(prompts)] if prompts else held_out_samples(train)
     if samples is None:
         raise ValueError(f"run {run!r} has no held-out split (conversion.eval_instances), and training data is not held out: pass --prompts FILE")
     enc = LFEncoder(train["model_name_or_path"], train.get("trust_remote_code", True), template=train.get("template"))

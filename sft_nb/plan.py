@@ -70,7 +70,8 @@ def source_plan(cfg:Config, # the config of one source (`Config.source_configs`)
     fmt = (s.get("format") or "").split(" ")[0]
     return dict(kind=src.name + (f" ({fmt})" if fmt else ""), data_name=cfg.data_name, dataset_key=cfg.dataset_key, data_file=str(lf),
                 samples=n, samples_estimated=estimated, loads=loads, kept=s.get("kept"), rejected=sum(s["rejected"].values()) if s else None,
-                tokens=((s.get("stats") or {}).get("tokens") or {}).get("total"))
+                tokens=((s.get("stats") or {}).get("tokens") or {}).get("total"),  # counted in STEP 0 only when over_length needs it
+                chars=(s.get("stats") or {}).get("chars"))  # rendered characters, always counted
 
 def plan(cfg:Config, # a loaded config
         )->dict:

@@ -334,7 +334,8 @@ def run_segments(output_dir:Path)->list[dict]:
         except ValueError: continue
         if not isinstance(rec, dict) or "current_steps" not in rec: continue
         s, el = rec["current_steps"], parse_duration(rec.get("elapsed_time"))
-        if not segs or s <= segs[-1]["last_step"]: segs.append({"first_step": s, "last_step": s, "elapsed_s": el})
+        again = segs and (s < segs[-1]["last_step"] or (s == segs[-1]["last_step"] and "loss" in rec))  # the end-of-training record repeats its step without a loss
+        if not segs or again: segs.append({"first_step": s, "last_step": s, "elapsed_s": el})
         else: segs[-1].update(last_step=s, elapsed_s=el if el is not None else segs[-1]["elapsed_s"])
     return segs
 

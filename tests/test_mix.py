@@ -36,6 +36,13 @@ def lf_messages(report):
     return [s["messages"] for s in json.loads(report.lf_path.read_text())]
 
 
+def rendered(project, messages):
+    "A row's conversation as STEP 0 must write it: rendered with the model's chat template and cut into trained segments."
+    from sft_nb.demo import resolve_model_path
+    from sft_nb.render import ChatRenderer, render_sample
+    return render_sample(ChatRenderer(resolve_model_path(load_config(project / "config.yaml"))), messages, None, "fast").turns
+
+
 @pytest.mark.parametrize("fmt, rows, suffix, first", [
     ("alpaca", ALPACA, ".json", [{"role": "user", "content": "Add 0 and 0."}, {"role": "assistant", "content": "0"}]),
     ("dolly", DOLLY, ".jsonl", [{"role": "user", "content": "Name a colour (0)."}, {"role": "assistant", "content": "red"}]),
@@ -49,20 +56,21 @@ def test_each_format_given_and_detected_becomes_rendered_conversations(project, 
         rep = convert(lf_cfg(project, path, f"fmt_{fmt}_{given}", f"source.format={given}"), quiet=True)
         assert (rep.seen, rep.kept, rep.rejected) == (len(rows), len(rows), {})
         assert rep.format.startswith(f"{fmt} (") and ("auto:" in rep.format) == (given == "auto")
-        assert lf_messages(rep)[0] == first
+        assert lf_messages(rep)[0] == rendered(project, first)
 
 
 def test_alpaca_query_system_and_history_become_turns(project, tmp_path):
     rep = convert(lf_cfg(project, write_rows(tmp_path / "a.json", ALPACA), "alpaca_turns"), quiet=True)
-    assert lf_messages(rep)[4] == [{"role": "system", "content": "You translate."}, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-                                   {"role": "user", "content": "Translate.\nbonjour"}, {"role": "assistant", "content": "hello"}]
+    assert lf_messages(rep)[4] == rendered(project, [{"role": "system", "content": "You translate."}, {"role": "user", "content": "hi"},
+                                                     {"role": "assistant", "content": "hello"}, {"role": "user", "content": "Translate.\nbonjour"},
+                                                     {"role": "assistant", "content": "hello"}])
 
 
 def test_columns_map_other_names(project, tmp_path):
     path = write_rows(tmp_path / "qa.jsonl", [{"ask": "Why?", "say": "Because.", "sys": "Be short."}])
     rep = convert(lf_cfg(project, path, "qa_cols", "source.columns={prompt: ask, response: say, system: sys}"), quiet=True)
-    assert rep.format.startswith("columns (") and lf_messages(rep) == [[{"role": "system", "content": "Be short."}, {"role": "user", "content": "Why?"},
-                                                                        {"role": "assistant", "content": "Because."}]]
+    assert rep.format.startswith("columns (") and lf_messages(rep) == [rendered(project, [{"role": "system", "content": "Be short."},
+                                                                                   {"role": "user", "content": "Why?"}, {"role": "assistant", "content": "Because."}])]
 
 
 def test_each_defect_is_a_reject_with_code_file_and_row(project, tmp_path):
@@ -159,7 +167,7 @@ def test_plan_shows_each_source_and_its_share(mixed):
     assert [s["kind"] for s in p["sources"]] == ["harbor_job", "local_lf (alpaca)", "local_lf (dolly)", "local_lf (openorca)"]
     assert [(s["kept"], s["rejected"]) for s in p["sources"]] == [(rep.kept, rep.seen - rep.kept) for rep in r.reports]
     assert [(s["kept"], s["rejected"]) for s in p["sources"]][1:] == [(5, 0), (4, 1), (4, 0)]
-    assert all(s["tokens"] > 0 for s in p["sources"]) and [s["loads"] for s in p["sources"]] == [3, 3, 3, 3]
+    assert all((s["tokens"] or s["chars"]) > 0 for s in p["sources"]) and [s["loads"] for s in p["sources"]] == [3, 3, 3, 3]
     assert sum(s["in_mix"] for s in p["sources"]) == p["samples"] == p["total_steps"] < 12  # first_exhausted stops before all 12 are drawn
     text = format_plan(p)
     assert "mix of 4 sources, interleave_under (seed 42)" in text and "local_lf (openorca)" in text

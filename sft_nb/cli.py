@@ -73,6 +73,8 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--force", action="store_true", help="reconvert even if STEP 0's outputs are current; with --resume/rerun, accept recorded changes")
         if name in ("train", "run"):
             s.add_argument("--resume", action="store_true", help="continue --run-name R from its newest complete checkpoint, with R's recorded overrides")
+        if name in ("train", "run", "rerun"):
+            s.add_argument("--smoke", action="store_true", help="before training, one optimizer step on the longest batch: an out-of-memory shows in the first minute")
         if name == "rerun": s.add_argument("run", help="the recorded run to reproduce (its launch record in artifacts/launches/)")
         if name == "dataprep": s.add_argument("--no-tokenize", action="store_true", help="STEP 0 only: convert, without registering and tokenizing")
         if name == "show-mask":
@@ -158,6 +160,7 @@ def cmd_run(cfg, # a loaded config
             force:bool=False, # reconvert even when STEP 0's outputs are current; on resume/rerun accept recorded changes
             resume:bool=False, # continue the run from its newest complete checkpoint
             like:dict|None=None, # rerun: the launch record of the run it reproduces
+            smoke:bool=False, # one optimizer step on the longest batch before training
           )->int:
     "Deep check, then STEP 0-3, then archive the run; the exit code says how it ended."
     from sft_nb.pipeline import run_pipeline
@@ -169,7 +172,7 @@ def cmd_run(cfg, # a loaded config
     if (rc := cmd_check(cfg, deep=True)): return rc
     previous, rc, status, output = signal.signal(signal.SIGTERM, _raise_terminated), 1, "failed", None
     try:
-        output = run_pipeline(cfg, force=force, resume=resume, like=like).output; rc, status = 0, "success"
+        output = run_pipeline(cfg, force=force, resume=resume, like=like, smoke=smoke).output; rc, status = 0, "success"
     except KeyboardInterrupt: rc, status = 130, "interrupted"; print("interrupted", file=sys.stderr)
     except Terminated: rc, status = 143, "terminated"; print("terminated (SIGTERM)", file=sys.stderr)
     except TrainingFailed as e: print(f"ERROR {e}", file=sys.stderr)
@@ -233,13 +236,13 @@ def main(argv:list[str]|None=None, # the arguments (default: sys.argv[1:])
             cfg, like = load_recorded_config(args.config, args.run_name, args.overrides, rerun=getattr(args, "run", None))
         else: cfg = load_config(args.config, args.overrides, run_name=args.run_name)
         if args.command == "check": return cmd_check(cfg, deep=args.deep, as_json=as_json)
-        if args.command in ("run", "rerun"): return cmd_run(cfg, force=args.force, resume=getattr(args, "resume", False), like=like)
+        if args.command in ("run", "rerun"): return cmd_run(cfg, force=args.force, resume=getattr(args, "resume", False), like=like, smoke=args.smoke)
         if args.command == "sweep": return cmd_sweep(args, cfg)
         if args.command in ("dataprep", "train"):
             from sft_nb.pipeline import run_pipeline
             steps = ("convert", "register", "tokenize") if args.command == "dataprep" else ("convert", "register", "tokenize", "train", "results")
             run_pipeline(cfg, steps=("convert",) if getattr(args, "no_tokenize", False) else steps, force=args.force,
-                         resume=getattr(args, "resume", False), like=like)
+                         resume=getattr(args, "resume", False), like=like, smoke=getattr(args, "smoke", False))
             return 0
         return cmd_other(args, cfg)
     except ConfigError as e:

@@ -18,9 +18,10 @@ from .multinode import is_leader
 from .watchdog import plot_gpus
 from .resume import launch_attempt, launch_follower, prepare_resume, resume_output
 from .tokenized import ensure_tokenized
+from .smoke import run_smoke
 
 # %% auto #0
-__all__ = ['STEPS', 'NOTEBOOK_PARAMS', 'SECRET_ENV', 'RunLocked', 'data_lock', 'run_lock', 'RunResult', 'run_step',
+__all__ = ['STEPS', 'RUN_STEPS', 'NOTEBOOK_PARAMS', 'SECRET_ENV', 'RunLocked', 'data_lock', 'run_lock', 'RunResult', 'run_step',
            'write_results', 'run_pipeline', 'refuse_secret_overrides', 'params_to_overrides', 'find_config']
 
 # %% ../nbs/08_pipeline.ipynb #3670f283
@@ -46,7 +47,8 @@ def run_lock(cfg:Config, # a loaded config
     return lock
 
 # %% ../nbs/08_pipeline.ipynb #7992b460
-STEPS = ("convert", "register", "tokenize", "train", "results")
+STEPS = ("convert", "register", "tokenize", "smoke", "train", "results")
+RUN_STEPS = tuple(s for s in STEPS if s != "smoke")  # what a run does; `smoke` only when asked for
 
 @dataclass
 class RunResult:
@@ -56,6 +58,7 @@ class RunResult:
     reports: list|None = None   # ConvertReport of every source (STEP 0), in the order of `sources`
     info_path: Path|None = None # dataset_info.json (STEP 1)
     tokenized: Path|None = None # the tokenize step's cache folder, LLaMA-Factory's tokenized_path (STEP 1b)
+    smoke: dict|None = None     # one optimizer step on the longest batch, before STEP 2 (`sft_nb.smoke`)
     launch: object = None       # LaunchResult (STEP 2)
     started: float = 0          # when STEP 2 started (epoch seconds)
     plot: Path|None = None      # loss curves (STEP 3)
@@ -90,6 +93,7 @@ def run_step(cfg:Config, # a loaded config
     lock = run_lock(cfg)
     try:
         if step == "train": r.started = time.time(); r.launch = launch_attempt(cfg, like, force=force, progress=progress, tokenized_path=r.tokenized)
+        elif step == "smoke": r.smoke = run_smoke(cfg, r.tokenized, quiet=quiet)
         else: write_results(r, quiet)
     finally: lock.release()
     return r
@@ -103,6 +107,7 @@ def write_results(r:RunResult, # the run so far (its launch, when STEP 2 ran her
     plot_gpus(cfg.output_dir)  # beside the loss: per-GPU utilization and memory, where the watchdog sampled any
     r.health = assess_run(cfg); write_health(cfg.output_dir, r.health)
     r.output = resume_output(cfg, run_output(cfg, r.launch, r.plot, r.started, health=r.health))
+    if r.smoke: r.output["smoke"] = r.smoke
     if r.tokenized is not None:  # real tokens/s and the MFU they imply, for the archive and the next estimate
         from sft_nb.estimate import measured_throughput
         res, side = cfg.output_dir/"train_results.json", r.tokenized.parent/f"{r.tokenized.name}.stats.json"
@@ -114,15 +119,17 @@ def write_results(r:RunResult, # the run so far (its launch, when STEP 2 ran her
               f"checkpoint {r.output['checkpoint']}; runtime_info.output written to {cfg.path}")
 
 def run_pipeline(cfg:Config, # a loaded config
-                 steps:tuple=STEPS, # which steps to run, in pipeline order
+                 steps:tuple=RUN_STEPS, # which steps to run, in pipeline order
                  quiet:bool=False, # don't print summaries
                  force:bool=False, # reconvert even when STEP 0's outputs are current; on resume/rerun also accept recorded changes
                  resume:bool=False, # continue the run from its newest complete checkpoint (`sft_nb.resume`)
                  like:dict|None=None, # the launch record of the run this one reruns
+                 smoke:bool=False, # before training, one optimizer step on the longest batch (`sft_nb.smoke`)
                 )->RunResult:
     "Run STEP 0-3 for `cfg` (preflight first when training): convert, register, tokenize, train, results."
     if resume and "train" in steps and is_leader(cfg): prepare_resume(cfg)
     if "train" in steps and (probs := preflight(cfg)): raise ConfigError(probs)
+    if smoke and "train" in steps: steps = (*steps, "smoke")
     r = RunResult(cfg)
     for step in STEPS:
         if step in steps: run_step(cfg, step, r, quiet=quiet, force=force, like=like)

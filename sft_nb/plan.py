@@ -16,6 +16,7 @@ from .split import eval_path
 from .render import ChatRenderer
 from .mix import mixed_counts
 from .estimate import estimate_run, format_estimate, packing_choice
+from .smoke import format_smoke, read_smoke
 from .sources import source_for
 
 # %% auto #0
@@ -102,6 +103,7 @@ def plan(cfg:Config, # a loaded config
     out["eval"] = eval_plan(cfg, t, out.get("total_steps"))
     if cfg.training.get("packing", "auto") == "auto": out["batching"] = packing_choice(cfg, {**t, "neat_packing": cfg.training.get("neat_packing")})[1]
     out["estimate"] = estimate_run(cfg, t)
+    out["smoke"] = read_smoke(cfg)  # the last smoke step of this run, if it had one
     return out
 
 def eval_plan(cfg:Config, # a loaded config
@@ -164,5 +166,6 @@ def format_plan(p:dict, # from `plan`
     if p.get("family"): lines.append(f"template       {p['template']}; model family {p['family']}")
     if p.get("batching"): lines.append(f"batching       packing {p['batching']}")
     if p.get("estimate"): lines.append(format_estimate(p["estimate"]))
+    if p.get("smoke"): lines.append(format_smoke(p["smoke"]))
     lines += [f"output         {p['output_dir']}", f"yaml           {p['train_yaml']}:", dump_yaml(p["train_args"]).rstrip()]
     return "\n".join(lines)

@@ -14,7 +14,7 @@ def test_train_notebook_trains_plots_and_writes_output(own_project):
     project = own_project
     before = (project / "config.yaml").read_text()
     out = project / "out.ipynb"
-    res = run([BIN / "papermill", REPO / "nbs/train.ipynb", out, "--cwd", project, "-p", "lr", "2e-5", "-r", "run_name", "001"])
+    res = run([BIN / "papermill", REPO / "nbs/train.ipynb", out, "--cwd", project, "-p", "lr", "2e-5", "-p", "smoke", "True", "-r", "run_name", "001"])
     assert res.returncode == 0, res.stderr[-4000:]
 
     nb = json.loads(out.read_text())
@@ -33,6 +33,7 @@ def test_train_notebook_trains_plots_and_writes_output(own_project):
     gen = YAML(typ="safe", pure=True).load(Path(o["train_yaml"]).read_text())
     assert gen["learning_rate"] == 2e-05 and isinstance(gen["learning_rate"], float)
 
+    assert o["smoke"]["ok"] and "smoke          one optimizer step on the longest batch" in text_of(nb), "smoke: true ran the smoke step first"
     assert o["health"] == "ok" and (project / "artifacts/runs/001/output.json").exists(), "healthy, and archived"
     gens = [json.loads(l) for l in (project / "artifacts/runs/001/generations.jsonl").read_text().splitlines()]
     assert len(gens) == 3 and "training samples" in text_of(nb), "the last section shows three generations, labelled as training prompts"

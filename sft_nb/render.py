@@ -15,7 +15,7 @@ from .rejects import Rejected
 
 # %% auto #0
 __all__ = ['DEFAULT_RENDER_DATE', 'read_chat_template', 'hf_tojson', 'compile_chat_template', 'ChatRenderer', 'serving_messages',
-           'serve', 'call_output', 'reply_spans', 'segments', 'Rendered', 'render_call', 'has_reasoning',
+           'serve', 'call_output', 'reply_spans', 'segments', 'Rendered', 'render_call', 'trained_end', 'has_reasoning',
            'render_calls', 'render_sample', 'render_lf', 'TokenParity', 'token_parity', 'is_rendered']
 
 # %% ../nbs/02b_render.ipynb #a2aaf06c
@@ -159,11 +159,19 @@ class Rendered:
 def render_call(renderer:ChatRenderer, messages:list[dict], tools:list[dict]|None=None, reasoning:str="slow")->Rendered:
     "The call that produced the last (assistant) message: its prompt and output, cut at the model's turn boundaries."
     if not messages or messages[-1].get("role") != "assistant": raise Rejected("render_failed", "the conversation does not end with an assistant message")
+    messages = messages[:trained_end(messages)]  # replies after the last trained one would be context for nothing
     hist = messages[:-1]
     prompt = serve(renderer, hist, tools, True, reasoning)
     output = call_output(renderer.family, prompt, serve(renderer, messages, tools, False, reasoning), messages[-1])
-    spans = reply_spans(renderer.family, prompt, sum(m.get("role") == "assistant" for m in hist))
+    replies = [m for m in hist if m.get("role") == "assistant"]
+    spans = [s for s, m in zip(reply_spans(renderer.family, prompt, len(replies)), replies) if m.get("train", True)]  # `train: false`: context only
     return Rendered(prompt + output, segments(prompt, spans, output), len(messages))
+
+def trained_end(messages:list[dict])->int:
+    "How many messages run through the last assistant message to train (one marked `train: false` is context, never a target)."
+    ends = [i + 1 for i, m in enumerate(messages) if m.get("role") == "assistant" and m.get("train", True)]
+    if not ends: raise Rejected("render_failed", "no assistant message is to be trained (every one is marked train: false)")
+    return ends[-1]
 
 def has_reasoning(m:dict)->bool: return bool(m.get("reasoning_content") or m.get("reasoning") or m.get("thinking"))
 
@@ -174,7 +182,7 @@ def render_calls(renderer:ChatRenderer, # the model's chat template, family and 
                 )->list[Rendered]:
     "The samples of a conversation: its last call (`last_call`), or every call whose reply carried reasoning (`per_call`)."
     if renderer.reasoning_turns != "per_call": return [render_call(renderer, messages, tools, reasoning)]
-    ends = [i + 1 for i, m in enumerate(messages) if m.get("role") == "assistant" and has_reasoning(m)] or [len(messages)]
+    ends = [i + 1 for i, m in enumerate(messages) if m.get("role") == "assistant" and has_reasoning(m) and m.get("train", True)] or [len(messages)]
     return [render_call(renderer, messages[:i], tools, reasoning) for i in ends]
 
 def render_sample(renderer:ChatRenderer, messages:list[dict], tools:list[dict]|None=None, reasoning:str="slow")->Rendered:

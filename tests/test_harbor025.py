@@ -185,6 +185,20 @@ def test_terminus2_linear_history_continuation_trains_each_reply_once(auto, harb
     assert cont["messages"][0]["content"].endswith(s["question_prompt"]) and cont["messages"][2]["content"] == s["handoff"]
 
 
+def test_replies_marked_train_false_are_context_not_targets_in_the_lf_data(auto):
+    "terminus-2's copied context (and unparsed replies under keep_masked) reach the model as prompt text, never as a target."
+    rep, im, _ = auto
+    lf = json.loads(rep.lf_path.read_text())
+    seg = lambda want: [t["content"] for s in lf for t in s["messages"] if (t["role"] == "assistant") == want]
+    targets, prompts = "\n".join(seg(True)), "\n".join(seg(False))
+    said = lambda train: {m["content"] for c in im for m in c["messages"] if m["role"] == "assistant" and isinstance(m.get("content"), str)
+                          and m.get("train", True) is train}
+    masked = said(False) - said(True)  # a text also trained in another conversation may be a target there
+    assert masked, "the job has replies marked train: false"
+    for text in masked: assert text not in targets and text in prompts, text[:200]
+    for text in said(True): assert text in targets, text[:200]
+
+
 def test_exceptions_rejected_unless_kept_and_unanswered_calls_trimmed(auto, project, harbor_job, tmp_path):
     _, im, _ = auto
     (to,) = convs(im, "counter-off-by-one__OhTo003")  # AgentTimeoutError is kept by default: the work up to the timeout is real

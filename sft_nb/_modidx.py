@@ -450,6 +450,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'sft_nb.plan.model_family': ('plan.html#model_family', 'sft_nb/plan.py'),
                              'sft_nb.plan.plan': ('plan.html#plan', 'sft_nb/plan.py'),
                              'sft_nb.plan.read_summary': ('plan.html#read_summary', 'sft_nb/plan.py'),
+                             'sft_nb.plan.recorded_samples': ('plan.html#recorded_samples', 'sft_nb/plan.py'),
                              'sft_nb.plan.source_plan': ('plan.html#source_plan', 'sft_nb/plan.py'),
                              'sft_nb.plan.steps_plan': ('plan.html#steps_plan', 'sft_nb/plan.py')},
             'sft_nb.register': { 'sft_nb.register.read_dataset_info': ('register.html#read_dataset_info', 'sft_nb/register.py'),

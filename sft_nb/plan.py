@@ -20,8 +20,8 @@ from .smoke import format_smoke, read_smoke
 from .sources import source_for
 
 # %% auto #0
-__all__ = ['count_samples', 'steps_plan', 'model_family', 'read_summary', 'source_plan', 'plan', 'eval_plan', 'format_eval',
-           'format_method', 'format_sources', 'format_plan']
+__all__ = ['count_samples', 'steps_plan', 'model_family', 'read_summary', 'recorded_samples', 'source_plan', 'plan', 'eval_plan',
+           'format_eval', 'format_method', 'format_sources', 'format_plan']
 
 # %% ../nbs/07b_plan.ipynb #d1150b26
 def count_samples(lf_path:Path, # a LF JSON array file
@@ -59,12 +59,23 @@ def read_summary(cfg:Config, # the config of one source
     try: return json.loads((cfg.im_data_dir/f"{cfg.data_name}.summary.json").read_text())
     except (OSError, json.JSONDecodeError): return {}
 
+def recorded_samples(cfg:Config, # the config of one source
+                     held_out:bool=False, # the held-out split's count instead of the training file's
+                    )->int|None:
+    "The samples STEP 0 recorded writing, while the LF file is not newer than that record (so `check` never parses a large file); else None."
+    s, summary = read_summary(cfg), cfg.im_data_dir/f"{cfg.data_name}.summary.json"
+    lf, n = (eval_path(cfg), (s.get("eval") or {}).get("samples")) if held_out else (cfg.lf_data_dir/f"{cfg.data_name}.json", s.get("samples"))
+    try: fresh = lf.stat().st_mtime_ns <= summary.stat().st_mtime_ns
+    except OSError: return None
+    return n if fresh and isinstance(n, int) else None
+
 def source_plan(cfg:Config, # the config of one source (`Config.source_configs`)
                 max_samples:int|None=None, # training.max_samples, which LLaMA-Factory applies to each source
                )->dict:
     "One source in the plan: kind, file, rows kept/rejected and tokens of its last conversion, and the samples LLaMA-Factory loads from it."
     src, lf, s = source_for(cfg), cfg.lf_data_dir/f"{cfg.data_name}.json", read_summary(cfg)
-    n, estimated = count_samples(lf), False
+    n, estimated = recorded_samples(cfg), False
+    if n is None: n = count_samples(lf)
     if n is None and not src.validate(cfg) and (n := src.estimate(cfg)) is not None: estimated = True  # a broken block is check's to report
     loads = src.num_samples(cfg) if n is not None and src.num_samples(cfg) else n  # dataset_info num_samples: LF draws that many
     if loads is not None and max_samples: loads = min(loads, max_samples)
@@ -112,7 +123,8 @@ def eval_plan(cfg:Config, # a loaded config
              )->dict|None:
     "The held-out evaluation a run will do: samples, how often, how many times, and when early stopping ends it."
     if not t.get("eval_dataset"): return None
-    n = count_samples(eval_path(cfg)) if cfg.conversion.eval_instances is not None else None
+    n = None if cfg.conversion.eval_instances is None else recorded_samples(cfg, held_out=True)
+    if n is None and cfg.conversion.eval_instances is not None: n = count_samples(eval_path(cfg))
     every = t.get("eval_steps") or t.get("logging_steps")
     return {"dataset": t["eval_dataset"], "samples": n, "eval_steps": every,
             "evaluations": total_steps // every if total_steps and every else None, "early_stopping_steps": t.get("early_stopping_steps")}

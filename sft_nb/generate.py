@@ -41,8 +41,11 @@ def _json_object(s):
     except json.JSONDecodeError: return None
     return v if isinstance(v, dict) else None
 
-def span_calls(family:Family, span:str, closed:bool)->tuple[list[dict], list[str]]:
-    "The calls in one begun call's text, and what is wrong with it (unclosed, not JSON, no name, arguments not an object, an argument not read)."
+def span_calls(family:Family, # the model's family
+               span:str, # one call the model began, from what opens it (`call_spans`)
+               closed:bool, # whether it was closed
+              )->tuple[list[dict], list[str]]: # its good calls, what is wrong with it
+    "The calls in one begun call, and what is wrong with it: unclosed, not whole JSON, no name, arguments not an object, an argument not read."
     opener = re.match(family.call_open, span).group(0)
     if not closed: return [], [f"unclosed {opener.strip() or 'tool call'}"]
     payload = span[len(opener):].removesuffix(family.call_close).strip()
@@ -56,8 +59,8 @@ def span_calls(family:Family, span:str, closed:bool)->tuple[list[dict], list[str
         args = _json_object(c["arguments"]) if isinstance(c["arguments"], str) else c["arguments"]
         if not isinstance(c["name"], str) or not c["name"].strip() or not isinstance(args, dict): bad.append("needs a string `name` and JSON-object `arguments`")
         else: calls.append({"name": c["name"].strip(), "arguments": args})
-    begun = len(re.findall(family.arg_open, span)) if family.arg_open and not is_json else 0
-    if begun and begun != sum(len(c["arguments"]) for c in calls): bad.append(f"{begun - sum(len(c['arguments']) for c in calls)} argument(s) do not parse")
+    begun, read = len(re.findall(family.arg_open, span)) if family.arg_open and not is_json else 0, sum(len(c["arguments"]) for c in calls)
+    if begun > read: bad.append(f"{begun - read} argument(s) do not parse")
     return calls, bad
 
 def check_tool_calls(family:Family, # the model's family

@@ -9,51 +9,91 @@ from pathlib import Path
 from .adapters import run_train_args
 from .config import Config
 from .core import atomic_write_json, atomic_write_text, checkpoint_dirs
+from .families import FAMILIES, Family, offered_tools, parse_tool_calls
 from .render import ChatRenderer, is_rendered, render_sample
 
 # %% auto #0
-__all__ = ['TOOL_CALL', 'parse_tool_calls', 'tool_names', 'check_response', 'summarize', 'turn_prompts', 'read_prompts',
-           'as_trained', 'held_out_samples', 'weights_dir', 'load_model', 'generate_run', 'training_prompts',
-           'generations_table']
+__all__ = ['end_of_turn', 'call_spans', 'span_calls', 'check_tool_calls', 'think_ok', 'check_response', 'summarize',
+           'reference_text', 'turn_prompts', 'read_prompts', 'as_trained', 'stop_token_ids', 'held_out_samples',
+           'weights_dir', 'load_model', 'generate_run', 'training_prompts', 'generations_table']
 
 # %% ../nbs/11b_generate.ipynb #28f12f5c
-TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)  # ChatML/Qwen tool-call syntax
+def end_of_turn(text:str, family:Family)->str:
+    "The family's end-of-turn token that `text` ends with ('' when it ends with none)."
+    return next((t for t in family.eot if text.endswith(t)), "")
 
-def parse_tool_calls(text:str)->tuple[list[dict], list[str]]:
-    "The `<tool_call>{json}</tool_call>` calls in a response, and a reason for each that does not parse (or is left open)."
+def call_spans(family:Family, # the model's family
+               text:str, # what the model wrote, without its end-of-turn token
+              )->list[tuple[str, bool]]: # (the call's text from what opens it, whether it was closed)
+    "Each tool call the model began: from what opens it to what closes it (else to the next call or the end), and whether it was closed."
+    starts = [m.start() for m in re.finditer(family.call_open, text)] if family.call_open else []
+    out = []
+    for a, b in zip(starts, starts[1:] + [len(text)]):
+        span = text[a:b]
+        end = span.find(family.call_close) if family.call_close else -1
+        out.append((span[:end + len(family.call_close)] if end >= 0 else span, not family.call_close or end >= 0))
+    return out
+
+# %% ../nbs/11b_generate.ipynb #e3b7a5c1
+def _json_object(s):
+    "`s` parsed when it is a JSON object, else None."
+    try: v = json.loads(s)
+    except json.JSONDecodeError: return None
+    return v if isinstance(v, dict) else None
+
+def span_calls(family:Family, # the model's family
+               span:str, # one call the model began, from what opens it (`call_spans`)
+               closed:bool, # whether it was closed
+              )->tuple[list[dict], list[str]]: # its good calls, what is wrong with it
+    "The calls in one begun call, and what is wrong with it: unclosed, not whole JSON, no name, arguments not an object, an argument not read."
+    opener = re.match(family.call_open, span).group(0)
+    if not closed: return [], [f"unclosed {opener.strip() or 'tool call'}"]
+    payload = span[len(opener):].removesuffix(family.call_close).strip()
+    is_json = payload[:1] in ("{", "[")
+    if is_json:
+        try: json.loads(payload)
+        except json.JSONDecodeError as e: return [], [f"not JSON: {e.msg}"]
+    found, calls, bad = parse_tool_calls(family, span), [], []
+    if not found: return [], [f"not a {family.name} tool call: {span[:60]!r}"]
+    for c in found:
+        args = _json_object(c["arguments"]) if isinstance(c["arguments"], str) else c["arguments"]
+        if not isinstance(c["name"], str) or not c["name"].strip() or not isinstance(args, dict): bad.append("needs a string `name` and JSON-object `arguments`")
+        else: calls.append({"name": c["name"].strip(), "arguments": args})
+    begun, read = len(re.findall(family.arg_open, span)) if family.arg_open and not is_json else 0, sum(len(c["arguments"]) for c in calls)
+    if begun > read: bad.append(f"{begun - read} argument(s) do not parse")
+    return calls, bad
+
+def check_tool_calls(family:Family, # the model's family
+                     text:str, # what the model wrote, without its end-of-turn token
+                    )->tuple[list[dict], list[str]]: # the good calls, a reason for each broken one
+    "The tool calls in a response read in its family's syntax, and a reason for each begun call that is broken."
     calls, bad = [], []
-    for raw in TOOL_CALL.findall(text):
-        try: call = json.loads(raw)
-        except json.JSONDecodeError as e: bad.append(f"not JSON: {e.msg}"); continue
-        args = call.get("arguments") if isinstance(call, dict) else None
-        if isinstance(args, str):
-            try: args = json.loads(args)
-            except json.JSONDecodeError: args = None
-        if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not isinstance(args, dict):
-            bad.append("needs a string `name` and JSON-object `arguments`"); continue
-        calls.append({"name": call["name"], "arguments": args})
-    if text.count("<tool_call>") != text.count("</tool_call>"): bad.append("unclosed <tool_call>")
+    for span, closed in call_spans(family, text):
+        c, b = span_calls(family, span, closed)
+        calls, bad = calls + c, bad + b
     return calls, bad
 
 # %% ../nbs/11b_generate.ipynb #36e5691d
-def tool_names(system:str|None)->set[str]|None:
-    "Tool names offered in a rendered system prompt (`<tools>` block of JSON schemas); None when it offers none."
-    block = re.search(r"<tools>(.*?)</tools>", system or "", re.S)
-    return set(re.findall(r'"name":\s*"([^"]+)"', block.group(1))) if block else None
+def think_ok(text:str)->bool|None:
+    "Whether a `<think>` block is well formed (one, first, closed); None when the text has none."
+    opens, closes = text.count("<think>"), text.count("</think>")
+    if not (opens or closes): return None
+    return opens == closes == 1 and text.lstrip().startswith("<think>") and text.index("<think>") < text.index("</think>")
 
 def check_response(text:str, # the generated text, special tokens kept
                    tools:set[str]|None, # tool names the prompt offered (None: not known)
-                   eot:str="<|im_end|>", # the end-of-turn token
+                   family:Family|str="chatml", # the model's family, or its name
+                   think_open:bool=False, # the prompt ended with an open `<think>` that the response continues
                   )->dict:
     "Format checks that matter for an agent model: tool calls parse, name known tools, `<think>` is well formed, the turn ends."
-    body = text[:-len(eot)] if text.endswith(eot) else text
-    calls, bad = parse_tool_calls(body)
+    family = FAMILIES[family] if isinstance(family, str) else family
+    eot = end_of_turn(text, family)
+    body = text[:len(text) - len(eot)]
+    calls, bad = check_tool_calls(family, body)
     has_calls = bool(calls or bad)
-    opens, closes = body.count("<think>"), body.count("</think>")
-    think = None if not (opens or closes) else (opens == closes == 1 and body.lstrip().startswith("<think>") and body.index("<think>") < body.index("</think>"))
     return {"tool_calls": len(calls), "tool_calls_ok": (not bad) if has_calls else None,
             "known_tools": (all(c["name"] in tools for c in calls) and not bad) if has_calls and tools is not None else None,
-            "think_ok": think, "ends_eot": text.endswith(eot), "errors": bad}
+            "think_ok": think_ok(("<think>" if think_open else "") + body), "ends_eot": bool(eot), "errors": bad}
 
 # %% ../nbs/11b_generate.ipynb #d142e8e1
 def _share(rows:list[dict], key:str)->float|None:
@@ -74,11 +114,17 @@ def summarize(rows:list[dict], # generations with their `checks`
             "exact_match": _share([{"m": r["response"].removesuffix(r.get("eot", "")) == r["reference"]} for r in rows if r.get("reference") is not None], "m")}
 
 # %% ../nbs/11b_generate.ipynb #6dfe1186
+def reference_text(reply:str, eot:tuple)->str:
+    "A trained reply without its end-of-turn token (and what the template wrote after it)."
+    cut = max(reply.rfind(t) for t in eot)
+    return reply[:cut] if cut >= 0 else reply
+
 def turn_prompts(encoder, # an `sft_nb.encode.LFEncoder` with the run's template
                  sample:dict, # a LF sample: {"messages": [...]} (an `id` is kept)
+                 eot:tuple|None=None, # the family's end-of-turn tokens (default: the tokenizer's eos token)
                 )->list[dict]:
     "One prompt per assistant turn: the token ids the model saw before that turn in training, and the turn as the reference."
-    msgs, eot = sample["messages"], encoder.tokenizer.eos_token
+    msgs, eot = sample["messages"], eot or (encoder.tokenizer.eos_token,)
     open_end = msgs[-1]["role"] != "assistant"  # a prompt to answer, without a reference
     pairs = encoder.pairs(msgs + [{"role": "assistant", "content": ""}] if open_end else msgs)
     out, ctx = [], []
@@ -86,7 +132,7 @@ def turn_prompts(encoder, # an `sft_nb.encode.LFEncoder` with the run's template
         ref = encoder.tokenizer.decode(r, skip_special_tokens=False)
         last = i == len(pairs) - 1
         out.append({"id": sample.get("id"), "turn": i, "prompt_ids": ctx + p,
-                    "reference": None if open_end and last else ref.rsplit(eot, 1)[0] if eot in ref else ref})
+                    "reference": None if open_end and last else reference_text(ref, eot)})
         ctx = ctx + p + r
     return out[-1:] if open_end else out
 
@@ -104,6 +150,12 @@ def as_trained(renderer:ChatRenderer, # the run's base model's chat template
     open_end = msgs[-1]["role"] != "assistant"  # a question to answer: render it with an empty reply, keep the prompt
     turns = render_sample(renderer, msgs + ([{"role": "assistant", "content": ""}] if open_end else []), None, "fast").turns
     return {**sample, "messages": turns[:-1] if open_end else turns}
+
+# %% ../nbs/11b_generate.ipynb #c2d4f6a8
+def stop_token_ids(tokenizer, family:Family)->list[int]:
+    "Token ids generation stops on: the family's end-of-turn tokens that the tokenizer has, and its eos token."
+    vocab = tokenizer.get_vocab()
+    return list(dict.fromkeys([vocab[t] for t in family.eot if t in vocab] + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])))
 
 # %% ../nbs/11b_generate.ipynb #af6eec27
 def held_out_samples(train:dict)->list[dict]|None:
@@ -148,25 +200,29 @@ def generate_run(cfg:Config, # a loaded config (for its artifacts folder)
     from tqdm.auto import tqdm
     from sft_nb.encode import LFEncoder
     train = run_train_args(cfg.artifacts, run)
-    samples = [as_trained(ChatRenderer(train["model_name_or_path"]), s) for s in read_prompts(prompts)] if prompts else held_out_samples(train)
+    renderer = ChatRenderer(train["model_name_or_path"])
+    family = renderer.family
+    samples = [as_trained(renderer, s) for s in read_prompts(prompts)] if prompts else held_out_samples(train)
     if samples is None:
         raise ValueError(f"run {run!r} has no held-out split (conversion.eval_instances), and training data is not held out: pass --prompts FILE")
     enc = LFEncoder(train["model_name_or_path"], train.get("trust_remote_code", True), template=train.get("template"))
-    items = [p for s in samples for p in turn_prompts(enc, s)][:n]
-    model, eot, rows = load_model(train, base), enc.tokenizer.eos_token, []
+    items = [p for s in samples for p in turn_prompts(enc, s, family.eot)][:n]
+    model, rows, tok = load_model(train, base), [], enc.tokenizer
+    stop = stop_token_ids(tok, family)
     for it in tqdm(items, desc=f"generate {run}{' (base)' if base else ''}"):
         ids = torch.tensor([it["prompt_ids"]], device=model.device)
-        with torch.no_grad(): out = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=enc.tokenizer.eos_token_id,
-                                                   pad_token_id=enc.tokenizer.pad_token_id or enc.tokenizer.eos_token_id)
+        with torch.no_grad(): out = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop,
+                                                   pad_token_id=stop[0] if tok.pad_token_id is None else tok.pad_token_id)
         new = out[0, ids.shape[1]:].tolist()
-        text = enc.tokenizer.decode(new, skip_special_tokens=False)
-        prompt_text = enc.tokenizer.decode(it["prompt_ids"], skip_special_tokens=False)
-        rows.append({"id": it["id"], "turn": it["turn"], "prompt": prompt_text, "reference": it["reference"], "response": text, "eot": eot,
-                     "new_tokens": len(new), "checks": check_response(text, tool_names(prompt_text), eot)})
+        text = tok.decode(new, skip_special_tokens=False)
+        prompt_text = tok.decode(it["prompt_ids"], skip_special_tokens=False)
+        checks = check_response(text, offered_tools(family, prompt_text), family, think_open=prompt_text.rstrip().endswith("<think>"))
+        rows.append({"id": it["id"], "turn": it["turn"], "prompt": prompt_text, "reference": it["reference"], "response": text,
+                     "eot": end_of_turn(text, family), "new_tokens": len(new), "checks": checks})
     dest, stem = cfg.artifacts/"runs"/run, "generations.base" if base else "generations"
     dest.mkdir(parents=True, exist_ok=True)
     atomic_write_text(dest/f"{stem}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    summary = {"run": run, "model": "base" if base else str(weights_dir(train)), "prompts": str(prompts) if prompts else "held-out split",
+    summary = {"run": run, "model": "base" if base else str(weights_dir(train)), "family": family.name, "prompts": str(prompts) if prompts else "held-out split",
                "max_new_tokens": max_new_tokens, **summarize(rows)}
     atomic_write_json(dest/f"{stem}.summary.json", summary)
     return summary

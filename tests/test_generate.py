@@ -1,5 +1,6 @@
 """`sft-nb generate` on a model that can only be right if training worked: the demo model trained to overfit one conversation
-gives back that conversation's exact tool call with every format check at 100%; the untrained base model does not."""
+gives back that conversation's exact tool call with every format check at 100%, fully fine-tuned or as a LoRA adapter loaded on the base;
+the untrained base model does not."""
 import json, os
 import pytest
 from conftest import BIN, run
@@ -14,18 +15,36 @@ SETS = ["source.type=local_lf", "source.lf_path=one.json", "conversion.data_name
         "training.learning_rate=1.0e-2", "training.lr_scheduler_type=constant", "training.warmup_ratio=0", "training.per_device_train_batch_size=1",
         "training.save_steps=120", "training.logging_steps=20", "evolving.tunable_params.learning_rate=[1.0e-5, 1.0e-1]"]
 
+def write_conversation(project):
+    "The one conversation as training data (one.json) and as the prompt to answer (prompts.jsonl)."
+    (project/"one.json").write_text(json.dumps([CONVERSATION]))
+    (project/"prompts.jsonl").write_text(json.dumps(CONVERSATION) + "\n")
+
 @pytest.fixture(scope="module")
 def overfit(own_project):
     "The demo model trained on one conversation until it knows it by heart (120 steps at a constant 1e-2)."
-    (own_project/"one.json").write_text(json.dumps([CONVERSATION]))
-    (own_project/"prompts.jsonl").write_text(json.dumps(CONVERSATION) + "\n")
+    write_conversation(own_project)
     sets = sum((["--set", s] for s in SETS), [])
     res = run([BIN/"sft-nb", "train", "--config", own_project/"config.yaml", "--run-name", "overfit-one", *sets])
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return own_project
 
-def generate(project, *extra):
-    res = run([BIN/"sft-nb", "generate", "--config", project/"config.yaml", "--run-name", "overfit-one",
+# LoRA on every linear layer, and the output layer trained whole (`additional_target`): the tiny demo model's tied embeddings are so
+# small that LoRA alone cannot make its logits sharp enough to be sure of greedy decoding (measured: p(reference token) ~0.002).
+LORA_SETS = ["training.finetuning_type=lora", "training.lora_rank=8", "training.lora_alpha=16", "training.lora_target=all",
+             "training.additional_target=lm_head", "training.max_steps=60", "training.save_steps=60"]
+
+@pytest.fixture(scope="module")
+def overfit_lora(own_project):
+    "A LoRA adapter on the demo model trained on the same conversation (60 steps at a constant 1e-2: loss 0.001 by step 60)."
+    write_conversation(own_project)
+    sets = sum((["--set", s] for s in SETS + LORA_SETS), [])
+    res = run([BIN/"sft-nb", "train", "--config", own_project/"config.yaml", "--run-name", "overfit-lora", *sets])
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return own_project
+
+def generate(project, *extra, run_name="overfit-one"):
+    res = run([BIN/"sft-nb", "generate", "--config", project/"config.yaml", "--run-name", run_name,
                "--prompts", project/"prompts.jsonl", "--max-new-tokens", "48", *extra])
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return json.loads(res.stdout[res.stdout.index("{"):])
@@ -37,6 +56,15 @@ def test_overfit_model_gives_back_the_exact_tool_call(overfit):
     assert rows[0]["response"] == CALL + "<|im_end|>", rows[0]["response"]
     assert (s["tool_calls_parse"], s["known_tools"], s["ends_eot"], s["exact_match"]) == (1.0, 1.0, 1.0, 1.0)
     assert json.loads((overfit/"artifacts/runs/overfit-one/generations.summary.json").read_text()) == s
+
+def test_lora_adapter_on_the_base_gives_back_the_exact_tool_call(overfit_lora):
+    s = generate(overfit_lora, run_name="overfit-lora")
+    adapter = overfit_lora/"artifacts/model/overfit-lora"
+    assert s["model"] == str(adapter) and (adapter/"adapter_model.safetensors").exists() and not (adapter/"model.safetensors").exists()
+    rows = [json.loads(l) for l in (overfit_lora/"artifacts/runs/overfit-lora/generations.jsonl").read_text().splitlines()]
+    assert len(rows) == s["n"] == 1
+    assert rows[0]["response"] == CALL + "<|im_end|>", rows[0]["response"]
+    assert (s["family"], s["tool_calls_parse"], s["known_tools"], s["ends_eot"], s["exact_match"]) == ("chatml", 1.0, 1.0, 1.0, 1.0)
 
 def test_untrained_base_model_fails_the_same_checks(overfit):
     s = generate(overfit, "--base")

@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #e39e5fb0
 from __future__ import annotations
-import difflib, numbers, math, os, json, re, tempfile, time
+import difflib, hashlib, numbers, math, os, json, re, tempfile, time
 from pathlib import Path
 from ruamel.yaml import YAML
 
 # %% auto #0
 __all__ = ['REDACTED', 'SECRET_WORD', 'atomic_write_text', 'atomic_write_json', 'AtomicLines', 'check_safe_name', 'timestamp',
            'read_json', 'is_finite_number', 'did_you_mean', 'round_trip_yaml', 'checkpoint_dirs', 'latest_checkpoint',
-           'is_secret_name']
+           'file_sha256', 'is_secret_name']
 
 # %% ../nbs/00_core.ipynb #5227122d
 def atomic_write_text(path:Path, # file to write
@@ -111,6 +111,25 @@ def latest_checkpoint(output_dir:Path, # a run's output dir
                     )->Path|None:
     "The `checkpoint-N` folder with the largest N, or None."
     return (checkpoint_dirs(output_dir) or [None])[-1]
+
+# %% ../nbs/00_core.ipynb #sha2c0re
+def _stamp(st)->list[int]: return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+def file_sha256(path:Path, # a file
+                memo_over:int=64 << 20, # files at least this large remember their hash in `.<name>.sha256` beside them
+               )->str:
+    "The SHA-256 of a file's bytes; a large file's is remembered while its size, mtime, ctime and inode stay what they were."
+    path = Path(path)
+    stamp, side = _stamp(path.stat()), path.with_name(f".{path.name}.sha256")
+    memo = stamp[0] >= memo_over
+    if memo and read_json(side).get("stat") == stamp: return read_json(side)["sha256"]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22): h.update(chunk)
+    if memo and _stamp(path.stat()) == stamp:  # unchanged while it was read
+        try: atomic_write_json(side, {"stat": stamp, "sha256": h.hexdigest()})
+        except OSError: pass  # a read-only folder: hashed again next time
+    return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #8691f21c
 REDACTED = "<redacted>"

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import contextlib, hashlib, json, os, shutil, socket, struct, time, zipfile
 from pathlib import Path
-from .core import atomic_write_json, timestamp
+from .core import atomic_write_json, file_sha256, timestamp
 from .config import Config, ConfigError, Finding, error, warning, INPUT
 from .guard import processes_with, run_key
 
@@ -101,12 +101,9 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "added_tokens.json", "tokenizer.model", "chat_template.jinja")
 RUN_SPECIFIC = ("run_name", "output_dir", "resume_from_checkpoint")  # arguments that differ between runs by design
 
-def sha256_file(path:Path, block:int=1<<20)->str:
-    "The SHA-256 of a file's bytes."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block): h.update(chunk)
-    return h.hexdigest()
+def sha256_file(path:Path)->str:
+    "The SHA-256 of a file's bytes (a large file's remembered beside it while unchanged: `sft_nb.core.file_sha256`)."
+    return file_sha256(path)
 
 def files_hash(paths:list[Path])->str|None:
     "One SHA-256 over the names and contents of `paths` (the existing ones); None when none exists."

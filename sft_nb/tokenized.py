@@ -6,7 +6,7 @@
 from __future__ import annotations
 import fnmatch, hashlib, json, os, shutil, time
 from pathlib import Path
-from .core import atomic_write_json
+from .core import atomic_write_json, file_sha256
 from .config import Config
 from .estimate import tokenized_root
 
@@ -36,13 +36,11 @@ def token_args(args:dict, # LLaMA-Factory training arguments
 # %% ../nbs/06a_tokenize.ipynb #258e6a8a
 def content_hash(path:Path, # a file, or a folder (every file under it)
                 )->str:
-    "sha256 of a file's bytes, or of every file's relative path and bytes under a folder."
+    "sha256 over a file's name and bytes' hash, or over every file's relative path and bytes' hash under a folder."
     path, h = Path(path), hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for p in files:
-        h.update(f"{p.relative_to(path) if p != path else p.name}\0".encode())
-        with open(p, "rb") as f:
-            while chunk := f.read(1 << 22): h.update(chunk)
+    memo = lambda p: p.name.startswith(".") and p.name.endswith(".sha256")  # `file_sha256`'s remembered hashes are not content
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not memo(p))
+    for p in files: h.update(f"{p.relative_to(path) if p != path else p.name}\0{file_sha256(p)}\0".encode())
     return h.hexdigest()
 
 def tokenizer_hashes(model_dir:Path)->dict|None:

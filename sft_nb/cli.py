@@ -90,6 +90,7 @@ def build_parser()->argparse.ArgumentParser:
             s.add_argument("--gpus-per-node", type=int, default=None, help="request this many GPUs per node (default: none requested; infrastructure.n_gpus_per_node processes)")
             s.add_argument("--partition", default=None)
             s.add_argument("--time", default=None, help="time limit, e.g. 2-00:00:00")
+            s.add_argument("--smoke", action="store_true", help="node 0 first takes one optimizer step on the longest batch (sft-nb run --smoke)")
             g = s.add_mutually_exclusive_group()
             g.add_argument("--print", action="store_true", help="print the script")
             g.add_argument("--submit", action="store_true", help="submit it with sbatch and print the job id")
@@ -209,7 +210,7 @@ def cmd_other(args, # the parsed command line
         print(compare_runs(args.runs, cfg.artifacts)); return 0
     if args.command == "slurm":
         from sft_nb.slurm import write_sbatch, submit
-        path = write_sbatch(cfg, nodes=args.nodes, gpus_per_node=args.gpus_per_node, partition=args.partition, time_limit=args.time)
+        path = write_sbatch(cfg, nodes=args.nodes, gpus_per_node=args.gpus_per_node, partition=args.partition, time_limit=args.time, smoke=args.smoke)
         if args.print: print(path.read_text())
         print(f"submitted job {submit(path)} ({path})" if args.submit else f"wrote {path}"); return 0
     from sft_nb.dashboard import serve

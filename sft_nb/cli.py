@@ -24,6 +24,7 @@ def add_sweep_args(s:argparse.ArgumentParser):
     s.add_argument("--parallel", type=int, default=1, metavar="K", help="points at once (GPUs split by CUDA_VISIBLE_DEVICES, else CPU cores)")
     s.add_argument("--extend", action="store_true", help="add new points to a recorded sweep of this name instead of refusing")
     s.add_argument("--dry-run", action="store_true", help="check everything and list the points; run and write nothing")
+    s.add_argument("--smoke", action="store_true", help="each point first takes one optimizer step on its longest batch (an out-of-memory point fails in its first minute)")
 
 def cmd_sweep(args, cfg)->int:
     "Run or finish a sweep; 0 when every point succeeded, 1 otherwise."
@@ -31,7 +32,7 @@ def cmd_sweep(args, cfg)->int:
     keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
     previous = signal.signal(signal.SIGTERM, _raise_terminated)  # stop the points' processes too, and record them as interrupted
     try: r = run_sweep(cfg, args.name, grid=args.grid, n_random=args.random, seed=args.seed, keys=keys, sets=args.overrides,
-                       metric=args.metric, parallel=max(1, args.parallel), extend=args.extend, dry_run=args.dry_run)
+                       metric=args.metric, parallel=max(1, args.parallel), extend=args.extend, dry_run=args.dry_run, smoke=args.smoke)
     except Terminated: print("terminated (SIGTERM): rerun the same command to resume the sweep", file=sys.stderr); return 143
     finally: signal.signal(signal.SIGTERM, previous)
     if args.dry_run: print(r.table.to_string(na_rep="-")); return 0

@@ -128,6 +128,7 @@ def notebook_params(cfg:Config, # the sweep's config
                     params:dict, # the point's tunable values
                     run:str, # the point's run name
                     sets:list[str]=(), # further overrides (the sweep's `--set`, a resume point)
+                    smoke:bool=False, # the point first takes one optimizer step on its longest batch (`sft_nb.smoke`)
                    )->dict:
     "The papermill parameters of `nbs/train.ipynb` for one point."
     by_key, out, more = {v: k for k, v in NOTEBOOK_PARAMS.items()}, {"config": str(cfg.path), "run_name": run}, list(sets)
@@ -135,6 +136,7 @@ def notebook_params(cfg:Config, # the sweep's config
         if target(k) in by_key: out[by_key[target(k)]] = v
         else: more.append(f"{target(k)}={json.dumps(v)}")
     if more: out["overrides"] = more
+    if smoke: out["smoke"] = True
     return out
 
 # %% ../nbs/13_sweep.ipynb #2aefa839
@@ -284,12 +286,13 @@ def run_point(cfg:Config, # the sweep's config
               name:str, # the sweep's name
               p:dict, # the point's record (updated in place)
               slot:dict, # environment of the devices it may use
+              smoke:bool=False, # the point's notebook runs its smoke step first
              )->dict:
     "Execute the train notebook for one point with papermill; record status, metrics and the archive."
     d, nb = sweep_dir(cfg, name), sweep_dir(cfg, name)/f"{p['run']}.ipynb"
     extra = prepare_attempt(point_config(cfg, p), p, nb)
     pcfg = point_config(cfg, p, extra)
-    params = atomic_write_text(d/f"{p['run']}.params.yaml", dump_yaml(notebook_params(cfg, p["params"], p["run"], list(p.get("sets") or []) + extra)))
+    params = atomic_write_text(d/f"{p['run']}.params.yaml", dump_yaml(notebook_params(cfg, p["params"], p["run"], list(p.get("sets") or []) + extra, smoke)))
     argv = [str(venv_bin()/"papermill"), str(train_notebook()), str(nb), "--cwd", str(cfg.root), "-f", str(params), "--log-output", "--no-progress-bar"]
     t0 = time.time()
     if p.get("status") == "interrupted": return p  # the sweep was stopped while this point was being prepared
@@ -369,6 +372,7 @@ def run_sweep(cfg:Config, # the config, with the sweep's --set overrides applied
               extend:bool=False, # add new points to a recorded sweep of this name
               quiet:bool=False, # no progress bar or summary
               dry_run:bool=False, # check and list the points; run and write nothing
+              smoke:bool=False, # each point first takes one optimizer step on its longest batch: a point that runs out of memory fails in its first minute
              )->SweepResult:
     "Run (or finish) a sweep over `evolving.tunable_params`: papermill runs, archived, compared, the best one named."
     from filelock import FileLock, Timeout
@@ -391,11 +395,11 @@ def run_sweep(cfg:Config, # the config, with the sweep's --set overrides applied
                      spec=state.get("spec") or {"grid": grid and parse_grid(list(grid)), "random": n_random, "seed": seed, "keys": keys, "sets": list(sets)})
         write_sweep(d, state)
         todo = [p for p in records if p["status"] != "success"]
-        if todo: _run_points(cfg, name, d, state, todo, device_slots(parallel, cfg.infrastructure.n_gpus_per_node), quiet)
+        if todo: _run_points(cfg, name, d, state, todo, device_slots(parallel, cfg.infrastructure.n_gpus_per_node), quiet, smoke)
         return finish_sweep(d, state, metric, quiet)
     finally: lock.release()
 
-def _run_points(cfg, name, d, state, todo, slots, quiet):
+def _run_points(cfg, name, d, state, todo, slots, quiet, smoke=False):
     "STEP 0-1 once, then the points on the slots, recording after each."
     for step in ("convert", "register"): run_step(cfg, step, quiet=quiet)
     from tqdm.auto import tqdm
@@ -406,7 +410,7 @@ def _run_points(cfg, name, d, state, todo, slots, quiet):
         slot = free.get()
         try:
             with mutex: p.update(status="running", attempts=p.get("attempts", 0) + 1); write_sweep(d, state)
-            return run_point(cfg, name, p, slot)
+            return run_point(cfg, name, p, slot, smoke)
         except Exception as e: p.update(status="failed", error=f"{type(e).__name__}: {e}"); return p
         finally: free.put(slot)
     ex, bar = ThreadPoolExecutor(len(slots)), tqdm(total=len(todo), desc=f"sweep {name}", disable=quiet)

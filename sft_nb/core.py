@@ -122,7 +122,7 @@ def file_sha256(path:Path, # a file
     path = Path(path)
     stamp, side = _stamp(path.stat()), path.with_name(f".{path.name}.sha256")
     memo = stamp[0] >= memo_over
-    if memo and read_json(side).get("stat") == stamp: return read_json(side)["sha256"]
+    if memo and (known := read_json(side)).get("stat") == stamp and isinstance(known.get("sha256"), str): return known["sha256"]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 22): h.update(chunk)

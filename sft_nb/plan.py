@@ -61,9 +61,10 @@ def read_summary(cfg:Config, # the config of one source
 
 def recorded_samples(cfg:Config, # the config of one source
                      held_out:bool=False, # the held-out split's count instead of the training file's
+                     s:dict|None=None, # its summary, when already read (`read_summary`)
                     )->int|None:
     "The samples STEP 0 recorded writing, while the LF file is not newer than that record (so `check` never parses a large file); else None."
-    s, summary = read_summary(cfg), cfg.im_data_dir/f"{cfg.data_name}.summary.json"
+    s, summary = read_summary(cfg) if s is None else s, cfg.im_data_dir/f"{cfg.data_name}.summary.json"
     lf, n = (eval_path(cfg), (s.get("eval") or {}).get("samples")) if held_out else (cfg.lf_data_dir/f"{cfg.data_name}.json", s.get("samples"))
     try: fresh = lf.stat().st_mtime_ns <= summary.stat().st_mtime_ns
     except OSError: return None
@@ -74,7 +75,7 @@ def source_plan(cfg:Config, # the config of one source (`Config.source_configs`)
                )->dict:
     "One source in the plan: kind, file, rows kept/rejected and tokens of its last conversion, and the samples LLaMA-Factory loads from it."
     src, lf, s = source_for(cfg), cfg.lf_data_dir/f"{cfg.data_name}.json", read_summary(cfg)
-    n, estimated = recorded_samples(cfg), False
+    n, estimated = recorded_samples(cfg, s=s), False
     if n is None: n = count_samples(lf)
     if n is None and not src.validate(cfg) and (n := src.estimate(cfg)) is not None: estimated = True  # a broken block is check's to report
     loads = src.num_samples(cfg) if n is not None and src.num_samples(cfg) else n  # dataset_info num_samples: LF draws that many

@@ -20,14 +20,17 @@ def write_conversation(project):
     (project/"one.json").write_text(json.dumps([CONVERSATION]))
     (project/"prompts.jsonl").write_text(json.dumps(CONVERSATION) + "\n")
 
+def train_on_conversation(project, run_name, sets):
+    "`sft-nb train` on the one conversation with these overrides; the project back."
+    write_conversation(project)
+    res = run([BIN/"sft-nb", "train", "--config", project/"config.yaml", "--run-name", run_name, *sum((["--set", s] for s in sets), [])])
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return project
+
 @pytest.fixture(scope="module")
 def overfit(own_project):
     "The demo model trained on one conversation until it knows it by heart (120 steps at a constant 1e-2)."
-    write_conversation(own_project)
-    sets = sum((["--set", s] for s in SETS), [])
-    res = run([BIN/"sft-nb", "train", "--config", own_project/"config.yaml", "--run-name", "overfit-one", *sets])
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return own_project
+    return train_on_conversation(own_project, "overfit-one", SETS)
 
 # LoRA on every linear layer, and the output layer trained whole (`additional_target`): the tiny demo model's tied embeddings are so
 # small that LoRA alone cannot make its logits sharp enough to be sure of greedy decoding (measured: p(reference token) ~0.002).
@@ -37,11 +40,7 @@ LORA_SETS = ["training.finetuning_type=lora", "training.lora_rank=8", "training.
 @pytest.fixture(scope="module")
 def overfit_lora(own_project):
     "A LoRA adapter on the demo model trained on the same conversation (60 steps at a constant 1e-2: loss 0.001 by step 60)."
-    write_conversation(own_project)
-    sets = sum((["--set", s] for s in SETS + LORA_SETS), [])
-    res = run([BIN/"sft-nb", "train", "--config", own_project/"config.yaml", "--run-name", "overfit-lora", *sets])
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return own_project
+    return train_on_conversation(own_project, "overfit-lora", SETS + LORA_SETS)
 
 def generate(project, *extra, run_name="overfit-one"):
     res = run([BIN/"sft-nb", "generate", "--config", project/"config.yaml", "--run-name", run_name,

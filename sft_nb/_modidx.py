@@ -689,6 +689,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'sft_nb.sweep.run_point': ('sweep.html#run_point', 'sft_nb/sweep.py'),
                               'sft_nb.sweep.run_sweep': ('sweep.html#run_sweep', 'sft_nb/sweep.py'),
                               'sft_nb.sweep.sample_value': ('sweep.html#sample_value', 'sft_nb/sweep.py'),
+                              'sft_nb.sweep.stop_point_processes': ('sweep.html#stop_point_processes', 'sft_nb/sweep.py'),
                               'sft_nb.sweep.sweep_dir': ('sweep.html#sweep_dir', 'sft_nb/sweep.py'),
                               'sft_nb.sweep.sweep_points': ('sweep.html#sweep_points', 'sft_nb/sweep.py'),
                               'sft_nb.sweep.sweep_table': ('sweep.html#sweep_table', 'sft_nb/sweep.py'),

@@ -14,6 +14,8 @@ from .config import INPUT, TRAINING_TYPES, Config, ConfigError, Finding, error, 
 from .lfargs import dump_yaml
 from .pipeline import NOTEBOOK_PARAMS, RunLocked, run_step
 from .train import stop_group, venv_bin
+from .guard import kill_run, run_key
+from .smoke import smoke_dir
 
 # %% auto #0
 __all__ = ['TUNABLE', 'TRAIN_TIME', 'LOG_UNIFORM', 'COUNTS', 'WEIGHTS', 'LAST_LOSSES', 'METRICS', 'LIVE', 'target', 'is_count',
@@ -21,7 +23,8 @@ __all__ = ['TUNABLE', 'TRAIN_TIME', 'LOG_UNIFORM', 'COUNTS', 'WEIGHTS', 'LAST_LO
            'point_overrides', 'notebook_params', 'sweep_dir', 'read_sweep', 'write_sweep', 'merge_points', 'gpu_ids',
            'device_slots', 'complete_checkpoint', 'move_aside', 'choose_metric', 'point_metrics', 'metric_value',
            'best_point', 'train_notebook', 'point_config', 'prepare_attempt', 'archive_point', 'run_point',
-           'sweep_table', 'plot_sweep', 'SweepResult', 'SweepLocked', 'run_sweep', 'finish_sweep']
+           'sweep_table', 'plot_sweep', 'SweepResult', 'SweepLocked', 'run_sweep', 'stop_point_processes',
+           'finish_sweep']
 
 # %% ../nbs/13_sweep.ipynb #4564e6e2
 TUNABLE = "evolving.tunable_params"
@@ -399,6 +402,13 @@ def run_sweep(cfg:Config, # the config, with the sweep's --set overrides applied
         return finish_sweep(d, state, metric, quiet)
     finally: lock.release()
 
+def stop_point_processes(cfg:Config, # the sweep's config
+                          p:dict, # an interrupted point's record
+                         )->list[int]: # the pids stopped
+    "Stop every process of a point's run (training and smoke step, marked with their run keys) and wait until they are gone."
+    pcfg = point_config(cfg, p)
+    return kill_run(run_key(pcfg.output_dir)) + kill_run(run_key(smoke_dir(pcfg)/"out"))
+
 def _run_points(cfg, name, d, state, todo, slots, quiet, smoke=False):
     "STEP 0-1 once, then the points on the slots, recording after each."
     for step in ("convert", "register"): run_step(cfg, step, quiet=quiet)
@@ -429,6 +439,8 @@ def _run_points(cfg, name, d, state, todo, slots, quiet, smoke=False):
         while not all(f.done() for f in futures):  # also a process started while this ran
             for proc in list(LIVE): stop_group(proc)
             time.sleep(0.2)
+        for p in todo:  # the ranks run in sessions of their own, out of papermill's group: gone before the sweep says interrupted
+            if p["status"] == "interrupted": stop_point_processes(cfg, p)
         raise
     finally: ex.shutdown(wait=True, cancel_futures=True); bar.close()
 

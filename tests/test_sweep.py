@@ -127,6 +127,8 @@ def test_an_interrupted_point_resumes_from_its_last_complete_checkpoint(sweep_pr
     out = proc.communicate(timeout=300)[0]
     assert proc.returncode == 143, out[-3000:]
     assert record(sweep_project, "k")["points"][0]["status"] == "interrupted"
+    from sft_nb.guard import processes_with, run_key
+    assert processes_with(run_key(od)) == {}, "no process of the interrupted point outlives the sweep (it could still write a checkpoint)"
     ck = complete_checkpoint(od)
     assert ck is not None and not (od / "train_results.json").exists(), "stopped mid-training, after a complete checkpoint"
     res = run([BIN / "sft-nb", "sweep", *args], cwd=sweep_project, timeout=1800)

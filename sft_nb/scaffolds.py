@@ -380,6 +380,7 @@ def read_checked_trial(t:Trial, scaffold:str, status:str, exclude, mode:str, rat
         raise Rejected("status_filtered", f"reward {t.reward} is not {status}", str(d/"result.json"))
     if reader is not None: sc, convs = reader(t, scaffold)
     else: sc = detect_scaffold(t) if scaffold == "auto" else scaffold; convs = SCAFFOLD_READERS[sc](t)
+    if not convs: raise Rejected("no_conversation", f"the {sc} reader found no conversation to train", str(d/"agent"))
     ok, bad = check_all(convs, mode, ratio)
     if not ok: raise bad[0]
     return t, sc, ok, bad

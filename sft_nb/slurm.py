@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, re, shlex, subprocess, sys
 from pathlib import Path
-from .core import atomic_write_text
+from .core import atomic_write_text, is_secret_name
 from .config import Config, ConfigError, error
 
 # %% auto #0
@@ -20,7 +20,8 @@ def node_argv(cfg:Config, # the run's config
               smoke:bool=False, # node 0 first takes one optimizer step on the longest batch (`sft-nb run --smoke`)
              )->list[str]: # sft-nb's argv, without the node rank and master address (added on each node)
     "The `sft-nb run` command line every node of the job runs."
-    sets = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in cfg.overrides.items() if not k.startswith("infrastructure.")]
+    sets = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in cfg.overrides.items()
+            if not k.startswith("infrastructure.") and not is_secret_name(k)]  # a secret comes from the environment, never the argv
     sets += [f"infrastructure.nnodes={nodes}", f"infrastructure.n_gpus_per_node={procs_per_node}", f"infrastructure.master_port={port}"]
     return [str(Path(sys.executable).parent/"sft-nb"), "run", "--config", str(cfg.path), "--run-name", cfg.run_name,
             *(["--smoke"] if smoke else []), *[a for s in sets for a in ("--set", s)]]

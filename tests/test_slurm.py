@@ -34,3 +34,14 @@ def test_slurm_submit_runs_the_demo_to_completed_and_archives_it(cluster, projec
     assert "archived (success)" in log.read_text()
     out = json.loads((p / "artifacts/runs/slurm-demo/output.json").read_text())
     assert out["status"] == "success" and out["total_steps"] == 2
+
+
+def test_no_node_argv_or_sbatch_replays_a_secret(project):
+    "A secret given by --set reaches no node's argv and no .sbatch, neither as its value nor as `<redacted>`."
+    from sft_nb.config import load_config
+    from sft_nb.slurm import node_argv, sbatch_script
+    cfg = load_config(project / "config.yaml", ["credentials.hf_token=hf_SeCrEt123", "training.max_steps=2"], run_name="slurm-secret")
+    argv, script = " ".join(node_argv(cfg, 2, 8, 29500)), sbatch_script(cfg, nodes=2)
+    for text in (argv, script):
+        assert "hf_SeCrEt123" not in text and "<redacted>" not in text and "hf_token" not in text
+        assert "training.max_steps=2" in text, "the other overrides are still replayed"

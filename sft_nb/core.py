@@ -9,9 +9,9 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 # %% auto #0
-__all__ = ['REDACTED', 'SECRET_WORD', 'atomic_write_text', 'atomic_write_json', 'AtomicLines', 'check_safe_name', 'timestamp',
-           'read_json', 'is_finite_number', 'did_you_mean', 'round_trip_yaml', 'checkpoint_dirs', 'latest_checkpoint',
-           'file_sha256', 'is_secret_name']
+__all__ = ['WEIGHT_FILES', 'INDEX_FILES', 'REDACTED', 'SECRET_WORD', 'atomic_write_text', 'atomic_write_json', 'AtomicLines',
+           'check_safe_name', 'timestamp', 'read_json', 'is_finite_number', 'did_you_mean', 'round_trip_yaml',
+           'checkpoint_dirs', 'latest_checkpoint', 'file_sha256', 'is_secret_name']
 
 # %% ../nbs/00_core.ipynb #5227122d
 def atomic_write_text(path:Path, # file to write
@@ -101,6 +101,9 @@ def round_trip_yaml()->YAML:
     return y
 
 # %% ../nbs/00_core.ipynb #982ee31c
+WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "adapter_model.bin")  # one-file models and adapters
+INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")  # a model saved in shards: the index names them
+
 def checkpoint_dirs(output_dir:Path, # a run's output dir
                    )->list[Path]: # its checkpoint-N folders, by N
     "The `checkpoint-N` folders of an output dir, by N."

@@ -6,16 +6,16 @@
 from __future__ import annotations
 import contextlib, hashlib, json, os, shutil, socket, struct, time, zipfile
 from pathlib import Path
-from .core import atomic_write_json, file_sha256, timestamp
+from .core import INDEX_FILES, WEIGHT_FILES, atomic_write_json, file_sha256, timestamp
 from .config import Config, ConfigError, Finding, error, warning, INPUT
 from .guard import processes_with, run_key
 
 # %% auto #0
-__all__ = ['WEIGHT_FILES', 'INDEX_FILES', 'TOKENIZER_FILES', 'RUN_SPECIFIC', 'FACT_KEYS', 'safetensors_problem',
-           'torch_file_problem', 'checkpoint_problems', 'checkpoints', 'resume_checkpoint', 'sha256_file', 'files_hash',
-           'code_hash', 'launch_facts', 'compare_facts', 'launch_record_path', 'read_launch_record', 'attempt_status',
-           'start_attempt', 'end_attempt', 'attempt', 'record_overrides', 'require_record', 'load_recorded_config',
-           'prepare_resume', 'check_launch', 'launch_attempt', 'launch_follower', 'run_segments', 'resume_output']
+__all__ = ['TOKENIZER_FILES', 'RUN_SPECIFIC', 'FACT_KEYS', 'safetensors_problem', 'torch_file_problem', 'checkpoint_problems',
+           'checkpoints', 'resume_checkpoint', 'sha256_file', 'files_hash', 'code_hash', 'launch_facts',
+           'compare_facts', 'launch_record_path', 'read_launch_record', 'attempt_status', 'start_attempt',
+           'end_attempt', 'attempt', 'record_overrides', 'require_record', 'load_recorded_config', 'prepare_resume',
+           'check_launch', 'launch_attempt', 'launch_follower', 'run_segments', 'resume_output']
 
 # %% ../nbs/06c_resume.ipynb #4d6fad4c
 def safetensors_problem(path:Path)->str|None:
@@ -40,9 +40,6 @@ def torch_file_problem(path:Path)->str|None:
     return None
 
 # %% ../nbs/06c_resume.ipynb #cacd5627
-WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "adapter_model.bin")
-INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
-
 def _file_problem(p:Path)->str|None:
     if not p.is_file(): return f"{p.name} missing"
     why = safetensors_problem(p) if p.suffix == ".safetensors" else torch_file_problem(p) if p.suffix in (".pt", ".pth", ".bin") else None

@@ -12,19 +12,20 @@ from ruamel.yaml import YAML
 from .core import atomic_write_text, check_safe_name, checkpoint_dirs, did_you_mean, is_finite_number, read_json
 from .config import INPUT, TRAINING_TYPES, Config, ConfigError, Finding, error, load_config, to_plain
 from .lfargs import dump_yaml
-from .pipeline import NOTEBOOK_PARAMS, RunLocked, run_step
+from .pipeline import NOTEBOOK_PARAMS, RunLocked, refuse_secret_overrides, run_step
 from .train import stop_group, venv_bin
 from .guard import kill_run, run_key
 from .smoke import smoke_dir
+from .resume import checkpoint_problems
 
 # %% auto #0
-__all__ = ['TUNABLE', 'TRAIN_TIME', 'LOG_UNIFORM', 'COUNTS', 'WEIGHTS', 'LAST_LOSSES', 'METRICS', 'LIVE', 'target', 'is_count',
-           'tunable_ranges', 'parse_value', 'parse_grid', 'check_values', 'grid_points', 'sample_value', 'sweep_points',
-           'point_overrides', 'notebook_params', 'sweep_dir', 'read_sweep', 'write_sweep', 'merge_points', 'gpu_ids',
-           'device_slots', 'complete_checkpoint', 'move_aside', 'choose_metric', 'point_metrics', 'metric_value',
-           'best_point', 'train_notebook', 'point_config', 'prepare_attempt', 'archive_point', 'run_point',
-           'sweep_table', 'plot_sweep', 'SweepResult', 'SweepLocked', 'run_sweep', 'stop_point_processes',
-           'finish_sweep']
+__all__ = ['TUNABLE', 'TRAIN_TIME', 'LOG_UNIFORM', 'COUNTS', 'OPTIMIZER_PROBLEMS', 'LAST_LOSSES', 'METRICS', 'LIVE', 'target',
+           'is_count', 'tunable_ranges', 'parse_value', 'parse_grid', 'check_values', 'grid_points', 'sample_value',
+           'sweep_points', 'point_overrides', 'notebook_params', 'sweep_dir', 'read_sweep', 'write_sweep',
+           'merge_points', 'gpu_ids', 'device_slots', 'complete_checkpoint', 'move_aside', 'choose_metric',
+           'point_metrics', 'metric_value', 'best_point', 'train_notebook', 'point_config', 'prepare_attempt',
+           'archive_point', 'run_point', 'sweep_table', 'plot_sweep', 'SweepResult', 'SweepLocked', 'run_sweep',
+           'stop_point_processes', 'finish_sweep']
 
 # %% ../nbs/13_sweep.ipynb #4564e6e2
 TUNABLE = "evolving.tunable_params"
@@ -199,15 +200,16 @@ def device_slots(parallel:int, # points to run at once, as asked
     return [{"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads} for _ in range(k)]
 
 # %% ../nbs/13_sweep.ipynb #45de42fc
-WEIGHTS = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+OPTIMIZER_PROBLEMS = ("optimizer.pt", "scheduler.pt", "rng_state")  # what a save_only_model checkpoint never has
 
 def complete_checkpoint(output_dir:Path, # a run's output dir
-                        need_optimizer:bool=True, # also require optimizer.pt (false with save_only_model)
+                        need_optimizer:bool=True, # also require the optimizer state (false with save_only_model)
                        )->Path|None:
-    "The newest `checkpoint-N` that was written to the end: weights, trainer_state.json (written last), optimizer state."
+    "The newest `checkpoint-N` written to the end, as `resume.checkpoint_problems` judges it (sharded and DeepSpeed states included)."
     for ck in reversed(checkpoint_dirs(output_dir)):
-        if (ck/"trainer_state.json").is_file() and any((ck/w).is_file() for w in WEIGHTS) and (not need_optimizer or (ck/"optimizer.pt").is_file()):
-            return ck
+        why = checkpoint_problems(ck)
+        if not need_optimizer: why = [w for w in why if not w.startswith(OPTIMIZER_PROBLEMS) and "optim_states" not in w]
+        if not why: return ck
     return None
 
 def move_aside(p:Path)->Path|None:
@@ -380,6 +382,7 @@ def run_sweep(cfg:Config, # the config, with the sweep's --set overrides applied
     "Run (or finish) a sweep over `evolving.tunable_params`: papermill runs, archived, compared, the best one named."
     from filelock import FileLock, Timeout
     if not check_safe_name(name): raise ConfigError([error("sweep NAME", f"{name!r} is not a plain name", "use letters, digits, `.`, `_` and `-`")])
+    refuse_secret_overrides(list(sets))  # every point is a papermill notebook, and sweep.yaml records the sets: refused before anything is written
     points, metric = sweep_points(tunable_ranges(cfg), parse_grid(list(grid)), n_random, seed, keys), choose_metric(cfg, metric)
     d = sweep_dir(cfg, name)
     if dry_run:

@@ -36,6 +36,11 @@ def test_zero3_two_processes_match_one(project, single):
     z3 = _losses(project, "dist-z3", ["training.gradient_accumulation_steps=1", "infrastructure.n_gpus_per_node=2",
                                       "training.deepspeed=ds_z3_config.json"])
     assert max(abs(a - b) for a, b in zip(single, z3)) <= TOL, (single, z3)
+    # DeepSpeed writes `latest` + global_step6/ and no optimizer.pt: an interrupted ZeRO sweep point resumes from it
+    from sft_nb.sweep import complete_checkpoint
+    od = load_config(project / "config.yaml", COMMON, run_name="dist-z3").output_dir
+    assert (od / "checkpoint-6" / "latest").is_file() and not (od / "checkpoint-6" / "optimizer.pt").exists()
+    assert complete_checkpoint(od) == od / "checkpoint-6"
 
 
 def test_two_nodes_on_loopback_match_one(project, single):

@@ -153,3 +153,22 @@ def test_demo_run_is_healthy_shown_in_the_notebook_archived_and_listed(own_proje
     kept = json.loads((dest / "notebook/healthy.ipynb").read_text())
     assert "health: ok" in json.dumps(kept)
     assert [e["run"] for e in read_index(own_project / "artifacts")].count("nb-healthy") == 1, "archiving again replaces the entry"
+
+
+def test_a_full_model_saved_in_shards_is_the_recorded_checkpoint(project, tmp_path):
+    "A 7B+ full fine-tune writes model-0000x-of-0000N.safetensors + the index: the output dir is the model, not a checkpoint-N."
+    from transformers import AutoModelForCausalLM
+    from sft_nb.config import load_config
+    from sft_nb.demo import resolve_model_path
+    from sft_nb.results import run_output
+    cfg = load_config(project / "config.yaml", [f"training.output_dir={tmp_path / 'out'}"], run_name="shards")
+    od = cfg.output_dir
+    model = AutoModelForCausalLM.from_pretrained(resolve_model_path(cfg))
+    model.save_pretrained(od / "checkpoint-2", max_shard_size="200KB")  # an intermediate checkpoint, as the Trainer leaves it
+    model.save_pretrained(od, max_shard_size="200KB")
+    shards = sorted(od.glob("model-*-of-*.safetensors"))
+    assert len(shards) >= 3 and (od / "model.safetensors.index.json").is_file() and not (od / "model.safetensors").exists()
+    assert run_output(cfg, health={"health": "ok", "verdicts": [], "throughput": None})["checkpoint"] == str(od)
+    from sft_nb.generate import weights_dir
+    assert weights_dir({"output_dir": str(od)}) == od  # generate loads the final model, not checkpoint-2
+    AutoModelForCausalLM.from_pretrained(weights_dir({"output_dir": str(od)}))

@@ -4,7 +4,7 @@ import json, os, shutil, signal, subprocess, time
 from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
-from conftest import REPO, BIN, run
+from conftest import REPO, BIN, run, copy_project
 
 FAKE_WANDB = "sk-SFTNB-FAKE-wandb-0123456789abcdef"
 FAKE_HF = "hf_SFTNBFAKEtoken0123456789abcdefgh"
@@ -154,3 +154,14 @@ def test_clean_sh_removes_only_what_it_is_told(tmp_path):
     assert (repo / "artifacts/training_config/deepspeed/ds_z3_config.json").exists() and (repo / ".pytest_cache").exists()
     run(["bash", repo / "scripts/clean.sh", "--repo-cache", "--yes"])
     assert not (repo / ".pytest_cache").exists() and not (repo / "nbs/.ipynb_checkpoints").exists()
+
+
+def test_sweep_refuses_a_secret_set_before_writing_anything(project, tmp_path):
+    "Every sweep point is a papermill notebook and sweep.yaml records the sets: a secret in --set stops the sweep at once."
+    p = copy_project(project, tmp_path)
+    res = run([BIN / "sft-nb", "sweep", "sec", "--grid", "learning_rate=1e-4,1e-3", "--set", f"credentials.hf_token={FAKE_CLI}",
+               "--config", p / "config.yaml"], cwd=p, env=_env())
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "set the environment variable HF_TOKEN instead" in res.stdout + res.stderr
+    assert not (p / "artifacts/sweeps/sec").exists()
+    assert FAKE_CLI not in "".join(f.read_text(errors="replace") for f in (p / "artifacts").rglob("*") if f.is_file() and f.stat().st_size < 10**6)

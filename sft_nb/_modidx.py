@@ -192,6 +192,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'sft_nb.core.checkpoint_dirs': ('core.html#checkpoint_dirs', 'sft_nb/core.py'),
                              'sft_nb.core.did_you_mean': ('core.html#did_you_mean', 'sft_nb/core.py'),
                              'sft_nb.core.file_sha256': ('core.html#file_sha256', 'sft_nb/core.py'),
+                             'sft_nb.core.holds_model': ('core.html#holds_model', 'sft_nb/core.py'),
                              'sft_nb.core.is_finite_number': ('core.html#is_finite_number', 'sft_nb/core.py'),
                              'sft_nb.core.is_secret_name': ('core.html#is_secret_name', 'sft_nb/core.py'),
                              'sft_nb.core.latest_checkpoint': ('core.html#latest_checkpoint', 'sft_nb/core.py'),

@@ -8,7 +8,7 @@ import ast, difflib, functools, hashlib, importlib.util, itertools, json, os, re
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Config, Finding, INPUT, error, warning
-from .core import atomic_write_json, did_you_mean
+from .core import atomic_write_json, did_you_mean, holds_model
 from .convert import file_stamp
 from .data import load_conversations
 from .demo import resolve_model_path
@@ -25,10 +25,10 @@ from .render import ChatRenderer, render_call, token_parity
 from .sources import source_findings, source_for
 
 # %% auto #0
-__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'CHECKPOINT_WEIGHTS', 'HUB_ID', 'TUNABLE_KEYS', 'EVAL_MIN_SAMPLES',
-           'EVAL_MIN_POINTS', 'LF_PARSE', 'RUN_SPECIFIC', 'package_dir', 'dataclass_fields', 'lf_argument_names',
-           'lf_templates', 'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context',
-           'data_reasoning', 'check_template', 'check_schemas', 'check_tools_file', 'check_checkpoints', 'visible_gpus',
+__all__ = ['T', 'LF_UNKNOWN', 'GPU_FEATURES', 'OVERWRITE_ENV', 'HUB_ID', 'TUNABLE_KEYS', 'EVAL_MIN_SAMPLES', 'EVAL_MIN_POINTS',
+           'LF_PARSE', 'RUN_SPECIFIC', 'package_dir', 'dataclass_fields', 'lf_argument_names', 'lf_templates',
+           'check_training_keys', 'check_gpu_features', 'model_config', 'check_long_context', 'data_reasoning',
+           'check_template', 'check_schemas', 'check_tools_file', 'check_checkpoints', 'visible_gpus',
            'check_experiment', 'check_deepspeed_file', 'check_infrastructure', 'check_data', 'hub_offline',
            'in_hub_cache', 'check_model_path', 'check_registered', 'manifest_stamp', 'check_arithmetic',
            'current_value', 'check_tunable', 'check_method', 'check_eval', 'parse_key', 'lf_parse', 'check_lf_parser',
@@ -164,7 +164,6 @@ def check_tools_file(cfg:Config)->list[Finding]:
 
 # %% ../nbs/06b_check.ipynb #2e34e4eb
 OVERWRITE_ENV = "SFT_ALLOW_OVERWRITE_OUTPUT"
-CHECKPOINT_WEIGHTS = ("model.safetensors", "model-*.safetensors", "pytorch_model*.bin", "adapter_model.*", "global_step*")
 
 def check_checkpoints(cfg:Config, # a loaded config
                       env:dict, # the environment to judge (e.g. os.environ)
@@ -177,7 +176,7 @@ def check_checkpoints(cfg:Config, # a loaded config
     if resume:
         rp = cfg.resolve(resume)
         if not rp.is_dir(): out.append(error(f"{T}.resume_from_checkpoint", f"{rp} does not exist", "point it at a checkpoint-N folder"))
-        elif not (rp/"trainer_state.json").exists() or not any(next(rp.glob(p), None) for p in CHECKPOINT_WEIGHTS):
+        elif not (rp/"trainer_state.json").exists() or not (holds_model(rp) or any(rp.glob("global_step*"))):
             out.append(error(f"{T}.resume_from_checkpoint", f"{rp} is not a checkpoint (needs trainer_state.json and model weights)", "point it at a checkpoint-N folder"))
     overwrite, allowed = t.get("overwrite_output_dir", False), env.get(OVERWRITE_ENV) == "1"
     if overwrite and not allowed:

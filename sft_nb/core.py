@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 # %% auto #0
 __all__ = ['WEIGHT_FILES', 'INDEX_FILES', 'REDACTED', 'SECRET_WORD', 'atomic_write_text', 'atomic_write_json', 'AtomicLines',
            'check_safe_name', 'timestamp', 'read_json', 'is_finite_number', 'did_you_mean', 'round_trip_yaml',
-           'checkpoint_dirs', 'latest_checkpoint', 'file_sha256', 'is_secret_name']
+           'holds_model', 'checkpoint_dirs', 'latest_checkpoint', 'file_sha256', 'is_secret_name']
 
 # %% ../nbs/00_core.ipynb #5227122d
 def atomic_write_text(path:Path, # file to write
@@ -103,6 +103,11 @@ def round_trip_yaml()->YAML:
 # %% ../nbs/00_core.ipynb #982ee31c
 WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "adapter_model.bin")  # one-file models and adapters
 INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")  # a model saved in shards: the index names them
+
+def holds_model(folder:Path, # a model, adapter, output or checkpoint folder
+               )->bool:
+    "True when `folder` holds saved weights: a one-file model or adapter, or a sharded model's index."
+    return any((Path(folder)/f).is_file() for f in WEIGHT_FILES + INDEX_FILES)
 
 def checkpoint_dirs(output_dir:Path, # a run's output dir
                    )->list[Path]: # its checkpoint-N folders, by N

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import importlib.resources, json, random, shutil, tempfile
 from pathlib import Path
-from .core import atomic_write_json, atomic_write_text
+from .core import atomic_write_json, atomic_write_text, holds_model
 
 # %% auto #0
 __all__ = ['CHAT_TEMPLATE', 'SPECIAL_TOKENS', 'ADDED_TOKENS', 'DEMO_TOOLS', 'DEMO_SYSTEM', 'DEMO_OUTCOMES', 'demo_steps',
@@ -242,7 +242,7 @@ def ensure_demo(artifacts:Path, # the artifacts folder
         shutil.rmtree(p["job"].parent/"tasks", ignore_errors=True)
         build_demo_job(tmp)
         tmp.rename(p["job"])
-    if "model" in what and not (p["model"]/"model.safetensors").exists():
+    if "model" in what and not holds_model(p["model"]):
         p["model"].parent.mkdir(parents=True, exist_ok=True)
         build_demo_model(p["model"], demo_corpus(p["job"]))
     return p

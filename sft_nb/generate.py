@@ -8,7 +8,7 @@ import json, re, statistics
 from pathlib import Path
 from .adapters import run_train_args
 from .config import Config
-from .core import INDEX_FILES, WEIGHT_FILES, atomic_write_json, atomic_write_text, checkpoint_dirs
+from .core import atomic_write_json, atomic_write_text, checkpoint_dirs, holds_model
 from .families import FAMILIES, Family, offered_tools, parse_tool_calls
 from .render import ChatRenderer, is_rendered, render_sample
 
@@ -168,7 +168,7 @@ def held_out_samples(train:dict)->list[dict]|None:
 def weights_dir(train:dict)->Path:
     "Where a run's trained weights are: its output dir when training finished, else its latest checkpoint."
     od = Path(train["output_dir"])
-    if any((od/f).exists() for f in WEIGHT_FILES + INDEX_FILES): return od
+    if holds_model(od): return od
     ckpts = checkpoint_dirs(od)
     if not ckpts: raise FileNotFoundError(f"no trained weights in {od} (no final model, no checkpoint)")
     return ckpts[-1]

@@ -10,7 +10,7 @@ from pathlib import Path
 from filelock import FileLock
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from .core import INDEX_FILES, WEIGHT_FILES, atomic_write_text, atomic_write_json, is_finite_number, latest_checkpoint, read_json, round_trip_yaml
+from .core import atomic_write_text, atomic_write_json, holds_model, is_finite_number, latest_checkpoint, read_json, round_trip_yaml
 from .config import Config, to_plain
 from .lfargs import TRAIN_DEFAULTS
 
@@ -346,8 +346,7 @@ def run_output(cfg:Config, # the config the run used
     ev = eval_record(state, bool(res))
     losses = [r["loss"] for r in log if "loss" in r]
     final = losses[-1] if losses else res.get("train_loss")
-    is_model = any((od/f).is_file() for f in WEIGHT_FILES + INDEX_FILES)  # a final model: single, sharded (index) or an adapter
-    ckpt = od if is_model else latest_checkpoint(od)
+    ckpt = od if holds_model(od) else latest_checkpoint(od)  # the final model (single, sharded or an adapter), else the last checkpoint
     h = health or assess_run(cfg)
     return {"run_name": cfg.run_name, "status": "success" if (launch is None or launch.returncode == 0) and res else "failed",
             "checkpoint": str(ckpt) if ckpt else None, "output_dir": str(od),

@@ -54,20 +54,21 @@ def _weight_files(ck:Path)->list[Path]:
     return [ck/w for w in WEIGHT_FILES if (ck/w).is_file()]
 
 def checkpoint_problems(ck:Path, # a checkpoint-N folder
+                        model_only:bool=False, # a `save_only_model` checkpoint: weights and trainer state, no optimizer, scheduler or RNG state
                        )->list[str]: # what is missing or cut short; empty when HF Trainer can resume from it
     "What a checkpoint lacks for HF Trainer to resume from it."
     ck, out = Path(ck), []
     if (ck/"latest").is_file():  # DeepSpeed: the states live in the global_step folder `latest` names
         tag = (ck/"latest").read_text().strip()
         states = sorted((ck/tag).glob("*_states.pt"))
-        for kind in ("model_states", "optim_states"):
+        for kind in ("model_states",) if model_only else ("model_states", "optim_states"):
             if not any(kind in s.name for s in states): out.append(f"{tag}/ has no *{kind}.pt")
         out += [f"{tag}/{w}" for s in states if (w := _file_problem(s))]
     else:
         weights = _weight_files(ck)
         if not weights: out.append(f"no model weights ({' or '.join(WEIGHT_FILES[:2])})")
-        out += [w for p in weights + [ck/"optimizer.pt", ck/"scheduler.pt"] if (w := _file_problem(p))]
-    if not list(ck.glob("rng_state*.pth")): out.append("rng_state*.pth missing")
+        out += [w for p in weights + ([] if model_only else [ck/"optimizer.pt", ck/"scheduler.pt"]) if (w := _file_problem(p))]
+    if not model_only and not list(ck.glob("rng_state*.pth")): out.append("rng_state*.pth missing")
     out += [w for p in ck.glob("rng_state*.pth") if (w := _file_problem(p))]
     try: json.loads((ck/"trainer_state.json").read_text())["global_step"]
     except (OSError, ValueError, KeyError, TypeError): out.append("trainer_state.json missing or unreadable (HF writes it last)")

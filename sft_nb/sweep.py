@@ -19,13 +19,13 @@ from .smoke import smoke_dir
 from .resume import checkpoint_problems
 
 # %% auto #0
-__all__ = ['TUNABLE', 'TRAIN_TIME', 'LOG_UNIFORM', 'COUNTS', 'OPTIMIZER_PROBLEMS', 'LAST_LOSSES', 'METRICS', 'LIVE', 'target',
-           'is_count', 'tunable_ranges', 'parse_value', 'parse_grid', 'check_values', 'grid_points', 'sample_value',
-           'sweep_points', 'point_overrides', 'notebook_params', 'sweep_dir', 'read_sweep', 'write_sweep',
-           'merge_points', 'gpu_ids', 'device_slots', 'complete_checkpoint', 'move_aside', 'choose_metric',
-           'point_metrics', 'metric_value', 'best_point', 'train_notebook', 'point_config', 'prepare_attempt',
-           'archive_point', 'run_point', 'sweep_table', 'plot_sweep', 'SweepResult', 'SweepLocked', 'run_sweep',
-           'stop_point_processes', 'finish_sweep']
+__all__ = ['TUNABLE', 'TRAIN_TIME', 'LOG_UNIFORM', 'COUNTS', 'LAST_LOSSES', 'METRICS', 'LIVE', 'target', 'is_count',
+           'tunable_ranges', 'parse_value', 'parse_grid', 'check_values', 'grid_points', 'sample_value', 'sweep_points',
+           'point_overrides', 'notebook_params', 'sweep_dir', 'read_sweep', 'write_sweep', 'merge_points', 'gpu_ids',
+           'device_slots', 'complete_checkpoint', 'move_aside', 'choose_metric', 'point_metrics', 'metric_value',
+           'best_point', 'train_notebook', 'point_config', 'prepare_attempt', 'archive_point', 'run_point',
+           'sweep_table', 'plot_sweep', 'SweepResult', 'SweepLocked', 'run_sweep', 'stop_point_processes',
+           'finish_sweep']
 
 # %% ../nbs/13_sweep.ipynb #4564e6e2
 TUNABLE = "evolving.tunable_params"
@@ -200,16 +200,12 @@ def device_slots(parallel:int, # points to run at once, as asked
     return [{"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads} for _ in range(k)]
 
 # %% ../nbs/13_sweep.ipynb #45de42fc
-OPTIMIZER_PROBLEMS = ("optimizer.pt", "scheduler.pt", "rng_state")  # what a save_only_model checkpoint never has
-
 def complete_checkpoint(output_dir:Path, # a run's output dir
                         need_optimizer:bool=True, # also require the optimizer state (false with save_only_model)
                        )->Path|None:
     "The newest `checkpoint-N` written to the end, as `resume.checkpoint_problems` judges it (sharded and DeepSpeed states included)."
     for ck in reversed(checkpoint_dirs(output_dir)):
-        why = checkpoint_problems(ck)
-        if not need_optimizer: why = [w for w in why if not w.startswith(OPTIMIZER_PROBLEMS) and "optim_states" not in w]
-        if not why: return ck
+        if not checkpoint_problems(ck, model_only=not need_optimizer): return ck
     return None
 
 def move_aside(p:Path)->Path|None:

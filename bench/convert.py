@@ -34,7 +34,7 @@ def tool_output(rng):
 
 
 def oh_trial(rng, d, iid, turns):
-    from sft_nb.demo import DEMO_TOOLS, DEMO_SYSTEM
+    from sft_nb.model.demo import DEMO_TOOLS, DEMO_SYSTEM
     msgs = [{"role": "system", "content": DEMO_SYSTEM}, {"role": "user", "content": text(rng, 1500)}]
     with open(d / "agent" / "litellm-trajectory.jsonl", "w") as f:
         for i in range(turns):
@@ -126,7 +126,7 @@ for d in sorted(p for p in job.iterdir() if p.is_dir()):
 
 TOKENIZE = r"""
 import json, sys
-from sft_nb.render import ChatRenderer
+from sft_nb.render.template import ChatRenderer
 r = ChatRenderer(sys.argv[1])
 texts = [r.render(rec["messages"], rec["tools"]) for rec in map(json.loads, open(sys.argv[2]))]
 r.count_batch(texts)
@@ -134,8 +134,8 @@ r.count_batch(texts)
 
 CONVERT = r"""
 import sys
-from sft_nb.config import load_config
-from sft_nb.convert import convert
+from sft_nb.config.schema import load_config
+from sft_nb.data.convert import convert
 cfg = load_config(sys.argv[1], [f"source.job_dir={sys.argv[2]}", "source.scaffold=auto", "conversion.data_name=bench", "training.cutoff_len=65536"], run_name="bench")
 rep = convert(cfg, quiet=True, force=True)
 assert rep.kept == rep.seen, rep.table()
@@ -159,7 +159,7 @@ def main():
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sft_nb_bench_"))
     (work / "config.yaml").write_text("runtime_info:\n  input:\n    source: {type: harbor_job, job_dir: demo}\n    conversion: {data_name: bench}\n")
-    subprocess.run([sys.executable, "-c", f"from sft_nb.demo import ensure_demo; ensure_demo({str(work / 'artifacts')!r})"], check=True)
+    subprocess.run([sys.executable, "-c", f"from sft_nb.model.demo import ensure_demo; ensure_demo({str(work / 'artifacts')!r})"], check=True)
     print(f"{'size':>8} {'trials':>6} {'floor s':>8} {'conv s':>8} {'ratio':>6} {'tokens s':>9} {'trials/s':>9} {'MB/s':>7} {'floor RSS':>10} {'conv RSS':>9}")
     for size in args.size_mb:
         job = work / f"job_{int(size)}"

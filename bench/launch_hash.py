@@ -1,6 +1,6 @@
 """What a launch spends hashing its data file, without and with the remembered hash, side by side in one run.
 
-Every launch hashes the LF data file for the tokenize cache key and for the launch record (`sft_nb.core.file_sha256`).
+Every launch hashes the LF data file for the tokenize cache key and for the launch record (`sft_nb.core.files.file_sha256`).
 Writes a --size-mb MB file, then in fresh processes (best of --repeat, alternating, warm page cache) measures:
   first     the hash read from the bytes (what every launch paid before the hash was remembered)
   again     the next launch: the remembered hash, valid while size, mtime, ctime and inode are unchanged
@@ -10,13 +10,13 @@ Writes a --size-mb MB file, then in fresh processes (best of --repeat, alternati
 import argparse, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
-HASH = "import sys; from sft_nb.core import file_sha256; print(file_sha256(sys.argv[1]))"
+HASH = "import sys; from sft_nb.core.files import file_sha256; print(file_sha256(sys.argv[1]))"
 
 
 def timed(path):
     "Wall seconds and output of hashing `path` in a fresh process (interpreter start subtracted)."
     t0 = time.perf_counter(); out = subprocess.run([sys.executable, "-c", HASH, path], capture_output=True, text=True, check=True).stdout
-    t1 = time.perf_counter(); subprocess.run([sys.executable, "-c", "import sft_nb.core"], check=True); t2 = time.perf_counter()
+    t1 = time.perf_counter(); subprocess.run([sys.executable, "-c", "import sft_nb.core.files"], check=True); t2 = time.perf_counter()
     return (t1 - t0) - (t2 - t1), out.strip()
 
 

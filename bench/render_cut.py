@@ -3,7 +3,7 @@
 On the longest conversation of the demo job, and on the same conversation with its tool turns repeated x2, x4, x8, x16, x32
 (so that it has up to ~250 turns), measures per conversation (best of --repeat, warm):
   chatml   render once with the chat template + split on ChatML markers (the renderer before the family registry)
-  cut      sft_nb.render.render_call: render the last call's prompt and the full conversation, find the earlier replies with
+  cut      sft_nb.render.template.render_call: render the last call's prompt and the full conversation, find the earlier replies with
            the family's turn expression in one pass, cut into prompt/response segments
 and prints ms, ms per turn, and the ratio cut/chatml. Linear means ms per turn stays flat as turns grow.
 
@@ -11,10 +11,10 @@ and prints ms, ms per turn, and the ratio cut/chatml. Linear means ms per turn s
 """
 import argparse, re, sys, tempfile, time
 from pathlib import Path
-from sft_nb.demo import ensure_demo
-from sft_nb.render import ChatRenderer, render_call
-from sft_nb.rejects import Rejected
-from sft_nb.scaffolds import iter_job
+from sft_nb.model.demo import ensure_demo
+from sft_nb.render.template import ChatRenderer, render_call
+from sft_nb.core.rejects import Rejected
+from sft_nb.sources.harbor.scaffolds import iter_job
 
 TURN = re.compile(r"<\|im_start\|>(system|user|assistant)\n(.*?)<\|im_end\|>\n?", re.S)
 

@@ -19,7 +19,7 @@ from convert import make_job
 
 SETUP = r"""
 import sys
-from sft_nb.config import load_config
+from sft_nb.config.schema import load_config
 from sft_nb.pipeline import run_pipeline
 cfg = load_config(sys.argv[1], [f"source.job_dir={sys.argv[2]}", "source.scaffold=auto", "conversion.data_name=bench", f"training.cutoff_len={sys.argv[3]}"], run_name="bench")
 run_pipeline(cfg, ("convert", "register"), quiet=True)
@@ -38,8 +38,8 @@ get_dataset(get_template_and_fix_tokenizer(tok["tokenizer"], d), m, d, t, stage=
 
 TOKENIZE = r"""
 import json, shutil, sys
-from sft_nb.config import load_config
-from sft_nb.tokenized import ensure_tokenized, tokenized_root
+from sft_nb.config.schema import load_config
+from sft_nb.data.tokenized import ensure_tokenized, tokenized_root
 cfg = load_config(sys.argv[1], [f"source.job_dir={sys.argv[2]}", "source.scaffold=auto", "conversion.data_name=bench", f"training.cutoff_len={sys.argv[3]}"], run_name="bench")
 shutil.rmtree(tokenized_root(cfg), ignore_errors=True)
 print("CACHE=" + str(ensure_tokenized(cfg, quiet=True)))
@@ -64,12 +64,12 @@ def main():
     env = {**os.environ, "DISABLE_VERSION_CHECK": "1", "TOKENIZERS_PARALLELISM": "true"}
     (work / "config.yaml").write_text("runtime_info:\n  input:\n    source: {type: harbor_job, job_dir: demo}\n    conversion: {data_name: bench}\n"
                                       "    training: {max_steps: 1, per_device_train_batch_size: 1, save_steps: 1000, logging_steps: 1}\n")
-    subprocess.run([py, "-c", f"from sft_nb.demo import ensure_demo; ensure_demo({str(work / 'artifacts')!r})"], check=True)
+    subprocess.run([py, "-c", f"from sft_nb.model.demo import ensure_demo; ensure_demo({str(work / 'artifacts')!r})"], check=True)
     n, total = make_job(work / "job", a.size_mb)
     subprocess.run([py, "-c", SETUP, str(work / "config.yaml"), str(work / "job"), str(a.cutoff)], check=True, stderr=subprocess.DEVNULL)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from sft_nb.config import load_config
-    from sft_nb.train import train_args, dump_yaml
+    from sft_nb.config.schema import load_config
+    from sft_nb.train.launch import train_args, dump_yaml
     cfg = load_config(work / "config.yaml", [f"source.job_dir={work / 'job'}", "source.scaffold=auto", "conversion.data_name=bench", f"training.cutoff_len={a.cutoff}"], run_name="bench")
     args = {**train_args(cfg), "report_to": "none", "overwrite_output_dir": True}
     (work / "args.json").write_text(json.dumps(args))

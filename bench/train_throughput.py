@@ -3,7 +3,7 @@
 Writes a long-tailed chat dataset (lognormal lengths: many short samples, a few long ones, some over cutoff_len), then
 trains one epoch of it with each variant, each in a fresh process through LLaMA-Factory's own `run_exp`:
   lf_defaults      LLaMA-Factory's defaults (shuffled samples, each batch padded to its longest)
-  sft_nb           what sft_nb's `training.packing: auto` resolves to for this data (sft_nb.estimate.resolve_packing)
+  sft_nb           what sft_nb's `training.packing: auto` resolves to for this data (sft_nb.preflight.estimate.resolve_packing)
   group_by_length  batches of similar lengths (HF LengthGroupedSampler)
   packing          samples concatenated into cutoff_len blocks (they attend to each other)
   neat_packing     packed, attention kept within each sample (dense 4D mask without flash-attn)
@@ -21,7 +21,7 @@ import argparse, json, math, os, random, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sft_nb.estimate import (GPU_PEAK_TFLOPS, flops_per_token, model_params, padding_efficiency, resolve_packing,
+from sft_nb.preflight.estimate import (GPU_PEAK_TFLOPS, flops_per_token, model_params, padding_efficiency, resolve_packing,
                              weighted_length, implied_mfu)
 
 QWEN25_05B = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864,
@@ -144,7 +144,7 @@ def main():
     ap.add_argument("--out", type=Path, help="also write the tables here (markdown)")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
-    from sft_nb.demo import ensure_demo
+    from sft_nb.model.demo import ensure_demo
     work = Path(tempfile.mkdtemp(prefix="sft_nb_tput_"))
     model = ensure_demo(work / "artifacts")["model"]
     data = long_tailed(a.samples, a.median_words, a.sigma)

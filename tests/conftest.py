@@ -10,7 +10,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="session")
 def project(tmp_path_factory) -> Path:
     "A project folder like the repo root: config.yaml, artifacts/training_config/deepspeed, and the demo model and job."
-    from sft_nb.demo import ensure_demo
+    from sft_nb.model.demo import ensure_demo
     d = tmp_path_factory.mktemp("project")
     shutil.copy(REPO / "config.yaml", d / "config.yaml")
     shutil.copytree(REPO / "artifacts/training_config/deepspeed", d / "artifacts/training_config/deepspeed")

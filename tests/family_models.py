@@ -43,7 +43,7 @@ FAMILY_MODELS = {
 
 def corpus(job: Path) -> list[str]:
     "Every message, argument and tool schema of the demo job: what the tiny tokenizers learn their merges from."
-    from sft_nb.demo import demo_corpus
+    from sft_nb.model.demo import demo_corpus
     return demo_corpus(job)
 
 

@@ -6,9 +6,9 @@ from importlib.metadata import version
 from pathlib import Path
 import pytest
 from conftest import REPO, BIN, run
-from sft_nb.config import load_config
+from sft_nb.config.schema import load_config
 from sft_nb.pipeline import run_pipeline
-from sft_nb.archive import archive_run, compare_runs, read_index, runs_table, format_runs, REDACTED
+from sft_nb.runs.archive import archive_run, compare_runs, read_index, runs_table, format_runs, REDACTED
 
 SECRET = "hf_sEcReT0123456789abcdef"
 COMMON = ["conversion.data_name=cmp", "training.max_steps=6", "training.save_steps=3", "training.include_num_input_tokens_seen=true",
@@ -85,7 +85,7 @@ def test_archive_of_a_run_that_left_nothing_says_so(own_project, archived):
 
 
 def test_run_that_crashed_before_logging_is_archived_as_failed(own_project):
-    from sft_nb.train import write_train_yaml
+    from sft_nb.train.launch import write_train_yaml
     cfg = load_config(own_project / "config.yaml", ["conversion.data_name=cmp"], run_name="crashed")
     write_train_yaml(cfg)
     (cfg.artifacts / "logs").mkdir(exist_ok=True)
@@ -97,7 +97,7 @@ def test_run_that_crashed_before_logging_is_archived_as_failed(own_project):
 
 
 def test_index_survives_two_processes_archiving_at_once(tmp_path):
-    code = ("import sys; from pathlib import Path; from sft_nb.archive import update_index\n"
+    code = ("import sys; from pathlib import Path; from sft_nb.runs.archive import update_index\n"
             "for i in range(25): update_index(Path(sys.argv[1]), {'run': f'{sys.argv[2]}-{i}', 'final_loss': float(i)})\n")
     procs = [subprocess.Popen([str(BIN / "python"), "-c", code, str(tmp_path), tag], stderr=subprocess.PIPE, text=True) for tag in "ab"]
     for p in procs: assert p.wait(timeout=120) == 0, p.stderr.read()

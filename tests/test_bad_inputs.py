@@ -3,9 +3,9 @@ file with its own reason code; the good ones (and the ones whose defect is toler
 import json, shutil
 from pathlib import Path
 import pytest
-from sft_nb.config import load_config
-from sft_nb.convert import convert
-from sft_nb.demo import build_demo_job
+from sft_nb.config.schema import load_config
+from sft_nb.data.convert import convert
+from sft_nb.model.demo import build_demo_job
 
 
 def _log(d): return d / "agent" / "litellm-trajectory.jsonl"

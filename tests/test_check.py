@@ -101,6 +101,6 @@ def test_deep_check_runs_llamafactory_parser_and_caches(project):
 
 def test_choices_match_llamafactory():
     from llamafactory.extras.constants import AttentionFunction, RopeScaling
-    from sft_nb.config import CHOICES
+    from sft_nb.config.schema import CHOICES
     assert CHOICES["training.flash_attn"] == [a.value for a in AttentionFunction]
     assert CHOICES["training.rope_scaling"] == [r.value for r in RopeScaling]

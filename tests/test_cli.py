@@ -30,7 +30,7 @@ def test_unknown_key_gets_did_you_mean(project):
 
 
 def test_check_and_import_do_not_load_torch(project):
-    code = ("import sys, sft_nb, sft_nb.config, sft_nb.convert, sft_nb.register, sft_nb.train, sft_nb.results, sft_nb.pipeline\n"
+    code = ("import sys, sft_nb, sft_nb.config.schema, sft_nb.data.convert, sft_nb.data.register, sft_nb.train.launch, sft_nb.runs.results, sft_nb.pipeline\n"
             "from sft_nb.cli import main\n"
             f"rc = main(['check', '--config', {str(project / 'config.yaml')!r}, '--run-name', 'imp'])\n"
             "heavy = [m for m in ('torch', 'transformers', 'llamafactory', 'matplotlib') if m in sys.modules]\n"

@@ -6,10 +6,10 @@ import base64, fcntl, json, os, shutil, subprocess, threading, time
 from pathlib import Path
 import pytest
 from conftest import run, debian_chromium
-from sft_nb.config import load_config
-from sft_nb.train import write_train_yaml
-from sft_nb.archive import archive_run
-from sft_nb.dashboard import start_dashboard
+from sft_nb.config.schema import load_config
+from sft_nb.train.launch import write_train_yaml
+from sft_nb.runs.archive import archive_run
+from sft_nb.ui.dashboard import start_dashboard
 
 SCREENSHOT = Path("/tmp/sft_nb_dashboard.png")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -189,7 +189,7 @@ def test_dashboard_refuses_foreign_host_names(runs):
 
 
 def test_dashboard_groups_runs_by_sweep_in_chromium(chromium, tmp_path):
-    from sft_nb.archive import update_index
+    from sft_nb.runs.archive import update_index
     a = tmp_path / "artifacts"
     for name, sweep in (("plain", None), ("s-0", "s"), ("s-1", "s")):
         update_index(a, {"run": name, "time": "2026-01-01T00:00:00", "status": "success", "steps": 4,

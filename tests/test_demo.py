@@ -1,7 +1,7 @@
 "The offline demo: deterministic, and its chat template renders the same in transformers and in sft_nb's renderer."
 import json
-from sft_nb.demo import build_demo_job, CHAT_TEMPLATE
-from sft_nb.render import ChatRenderer
+from sft_nb.model.demo import build_demo_job, CHAT_TEMPLATE
+from sft_nb.render.template import ChatRenderer
 
 
 def _tree(d):

@@ -3,9 +3,9 @@
 import socket, subprocess
 import pytest
 from conftest import BIN
-from sft_nb.config import load_config
+from sft_nb.config.schema import load_config
 from sft_nb.pipeline import run_pipeline
-from sft_nb.results import read_trainer_log
+from sft_nb.runs.results import read_trainer_log
 
 TOL = 1e-3  # absolute, per logged step; LLaMA-Factory logs losses rounded to 4 decimals
 COMMON = ["conversion.data_name=dist", "training.max_steps=6", "training.per_device_train_batch_size=2", "training.save_steps=6",

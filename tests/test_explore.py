@@ -1,19 +1,19 @@
-"""sft_nb.explore against hand-computed expectations and against LLaMA-Factory's own dataset pipeline: label masks for
+"""sft_nb.ui.explore against hand-computed expectations and against LLaMA-Factory's own dataset pipeline: label masks for
 several templates, the length budget against a direct tokenization, the over-length policies, template parity on planted
 differences, and the tutorial notebook's run time."""
 import json, time
 import pytest
 from tokenizers import Tokenizer
 from conftest import BIN, REPO, run
-from sft_nb.config import load_config
-from sft_nb.convert import convert
-from sft_nb.lf_sources import check_lf_sample
-from sft_nb.render import ChatRenderer, render_lf
-from sft_nb.data import load_conversations
-from sft_nb.encode import IGNORE_INDEX, LFEncoder, fit_sample, fit_summary, parity_check, template_parity
-from sft_nb.explore import budget_row, budget_summary, length_budget
-from sft_nb.check import parity_warning
-from sft_nb.views import mask_view, show_mask
+from sft_nb.config.schema import load_config
+from sft_nb.data.convert import convert
+from sft_nb.sources.rows import check_lf_sample
+from sft_nb.render.template import ChatRenderer, render_lf
+from sft_nb.data.conversations import load_conversations
+from sft_nb.render.encode import IGNORE_INDEX, LFEncoder, fit_sample, fit_summary, parity_check, template_parity
+from sft_nb.ui.explore import budget_row, budget_summary, length_budget
+from sft_nb.preflight.check import parity_warning
+from sft_nb.ui.views import mask_view, show_mask
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +115,8 @@ def test_encoder_equals_llamafactory_get_dataset(data, overrides):
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
-    from sft_nb.register import register
-    from sft_nb.lfargs import train_args
+    from sft_nb.data.register import register
+    from sft_nb.config.lfargs import train_args
     cfg0, convs = data
     cfg = load_config(cfg0.path, ["conversion.data_name=explore", *overrides], run_name="explore-lf")
     register(cfg, quiet=True)

@@ -7,11 +7,11 @@ from datetime import datetime
 import pytest
 from conftest import BIN, run
 from family_models import FAMILY_MODELS, build_family_model, corpus
-from sft_nb.config import load_config
-from sft_nb.convert import convert
-from sft_nb.families import parse_tool_calls
-from sft_nb.register import register
-from sft_nb.render import ChatRenderer, render_call
+from sft_nb.config.schema import load_config
+from sft_nb.data.convert import convert
+from sft_nb.render.families import parse_tool_calls
+from sft_nb.data.register import register
+from sft_nb.render.template import ChatRenderer, render_call
 
 TRAINED = ("llama3_1", "gpt_oss")        # two families trained for 2 steps
 TODAY = datetime.now().strftime("%Y-%m-%d")  # transformers' strftime_now gives today: pin sft_nb's render date to it
@@ -34,7 +34,7 @@ def lf_dataset(cfg):
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
-    from sft_nb.lfargs import train_args
+    from sft_nb.config.lfargs import train_args
     register(cfg, quiet=True)
     model_args, data_args, training_args, _, _ = get_train_args({**train_args(cfg), "overwrite_output_dir": True})
     tm = load_tokenizer(model_args)
@@ -55,7 +55,7 @@ def expected_labels(tok, text, turns):
 @pytest.mark.parametrize("name", list(FAMILY_MODELS))
 def test_llamafactory_trains_the_served_call_token_for_token(project, family_models, name):
     from transformers import AutoTokenizer
-    from sft_nb.encode import HFChat
+    from sft_nb.render.encode import HFChat
     model = family_models[name]
     cfg = family_cfg(project, name, model)
     report = convert(cfg, quiet=True, force=True)
@@ -82,7 +82,7 @@ def test_llamafactory_trains_the_served_call_token_for_token(project, family_mod
 
 def test_per_call_trains_each_reasoning_reply_once_with_history_masked(project, family_models):
     from transformers import AutoTokenizer
-    from sft_nb.encode import HFChat
+    from sft_nb.render.encode import HFChat
     model = family_models["glm4_5"]
     cfg = family_cfg(project, "glm_per_call", model, "conversion.reasoning_turns=per_call")
     report = convert(cfg, quiet=True, force=True)
@@ -116,7 +116,7 @@ def test_two_steps_train_and_the_output_serves_with_the_base_template(project, f
 
 def test_check_names_the_template_the_model_and_the_token_when_a_cut_splits_a_token(project):
     "Plain `check` (no torch): a response segment that starts inside a word of the prompt breaks token parity, and says where."
-    from sft_nb.check import check_token_parity
+    from sft_nb.preflight.check import check_token_parity
     cfg = load_config(project / "config.yaml", ["conversion.data_name=fam_parity_break"], run_name="fam-parity")
     report = convert(cfg, quiet=True)
     assert check_token_parity(cfg) == []

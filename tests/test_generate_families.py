@@ -5,9 +5,9 @@ import json
 import pytest
 from family_models import FAMILY_MODELS
 from test_families import family_models  # noqa: F401  (session fixture: one tiny model folder per family)
-from sft_nb.families import offered_tools
-from sft_nb.generate import check_response, check_tool_calls, end_of_turn
-from sft_nb.render import ChatRenderer, render_call
+from sft_nb.render.families import offered_tools
+from sft_nb.runs.generate import check_response, check_tool_calls, end_of_turn
+from sft_nb.render.template import ChatRenderer, render_call
 
 def schema(name, description, **props):
     return {"type": "function", "function": {"name": name, "description": description,

@@ -3,9 +3,9 @@ each agent read from its most faithful source, checked against what the source h
 import json, shutil, sys
 from pathlib import Path
 import pytest
-from sft_nb.config import load_config
-from sft_nb.convert import convert
-from sft_nb.trajectories import content_text
+from sft_nb.config.schema import load_config
+from sft_nb.data.convert import convert
+from sft_nb.sources.harbor.trajectories import content_text
 
 sys.path.insert(0, str(Path(__file__).parent / "harbor"))
 from harbor025 import HarborUnavailable, build_fixtures  # noqa: E402
@@ -246,7 +246,7 @@ def test_forced_scaffolds_read_their_own_sources(project, harbor_job, tmp_path):
 
 
 def test_missing_schemas_are_warned_and_filled_from_files(project, harbor_job, tmp_path):
-    from sft_nb.check import check_schemas
+    from sft_nb.preflight.check import check_schemas
     rep, im, _, cfg = _convert(project, tmp_path / "bare", harbor_job, "auto", ["psf__requests-2317__Cc00001"], with_cfg=True)
     assert [f.key.rsplit(".", 1)[-1] for f in check_schemas(cfg)] == ["tools_file", "system_prompt_file"]
     tools = [{"name": n, "description": n, "input_schema": {"type": "object", "properties": {}}} for n in ("Bash", "Edit", "Grep", "Task")]
@@ -263,8 +263,8 @@ def test_llamafactory_loads_every_sample_of_the_harbor_job(auto_cfg, tmp_path):
     from transformers import AutoTokenizer
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import get_train_args
-    from sft_nb.register import register
-    from sft_nb.lfargs import train_args
+    from sft_nb.data.register import register
+    from sft_nb.config.lfargs import train_args
     rep, im, _, cfg = auto_cfg
     register(cfg, quiet=True)
     args = {**train_args(cfg), "output_dir": str(tmp_path / "out"), "overwrite_output_dir": True}

@@ -7,7 +7,7 @@ import json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 import pytest
 from conftest import REPO, BIN, run, debian_chromium
-from sft_nb.lab import KERNEL, kernel_dir, start_lab
+from sft_nb.ui.lab import KERNEL, kernel_dir, start_lab
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio"]
@@ -185,7 +185,7 @@ def test_train_notebook_shows_progress_and_archives_in_jupyterlab(page, lab, clo
 def test_sft_nb_lab_prints_a_working_url_and_stops_on_ctrl_c(tmp_path):
     "`sft-nb lab` (what `make lab` runs) as root: it prints a URL whose token opens the API, only on 127.0.0.1, and Ctrl-C stops it."
     import signal, urllib.error, urllib.request
-    from sft_nb.lab import free_port
+    from sft_nb.ui.lab import free_port
     port = free_port(8931)
     env = {**os.environ, "PYTHONPATH": str(REPO), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
     proc = subprocess.Popen([BIN / "sft-nb", "lab", "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

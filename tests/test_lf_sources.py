@@ -1,9 +1,9 @@
 "Ready LLaMA-Factory data as a source: local files, Hub ids, one Hub file (offline error), save_to_disk folders, parquet."
 import json
 import pytest
-from sft_nb.config import load_config
-from sft_nb.convert import convert
-from sft_nb.register import register, read_dataset_info
+from sft_nb.config.schema import load_config
+from sft_nb.data.convert import convert
+from sft_nb.data.register import register, read_dataset_info
 
 SAMPLE = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
 FROM_VALUE = {"conversations": [{"from": "human", "value": "q2"}, {"from": "gpt", "value": "a2"}]}

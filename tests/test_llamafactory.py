@@ -3,10 +3,10 @@ to exactly the tokens the model's own chat template gives, and registration is i
 import json, os, socket
 import pytest
 from conftest import BIN, run
-from sft_nb.config import load_config, ConfigError
-from sft_nb.convert import convert
-from sft_nb.register import register
-from sft_nb.lfargs import train_args
+from sft_nb.config.schema import load_config, ConfigError
+from sft_nb.data.convert import convert
+from sft_nb.data.register import register
+from sft_nb.config.lfargs import train_args
 
 VARIANTS = {
     "demo": [],
@@ -59,8 +59,8 @@ def test_lf_template_encodes_exactly_the_model_chat_template(project):
     from transformers import AutoTokenizer
     from llamafactory.data import get_template_and_fix_tokenizer
     from llamafactory.hparams import DataArguments
-    from sft_nb.encode import HFChat
-    from sft_nb.render import render_call
+    from sft_nb.render.encode import HFChat
+    from sft_nb.render.template import render_call
     cfg = load_config(project / "config.yaml", ["conversion.data_name=parity"], run_name="parity")
     report = convert(cfg, quiet=True)
     tok = AutoTokenizer.from_pretrained(project / "artifacts/demo/model")

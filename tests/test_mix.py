@@ -3,8 +3,8 @@ import json
 import pytest
 from ruamel.yaml import YAML
 from conftest import copy_project
-from sft_nb.config import load_config
-from sft_nb.convert import convert
+from sft_nb.config.schema import load_config
+from sft_nb.data.convert import convert
 from sft_nb.pipeline import run_step
 
 ALPACA = [{"instruction": f"Add {i} and {i}.", "input": "", "output": f"{2 * i}"} for i in range(4)] + \
@@ -38,8 +38,8 @@ def lf_messages(report):
 
 def rendered(project, messages):
     "A row's conversation as STEP 0 must write it: rendered with the model's chat template and cut into trained segments."
-    from sft_nb.demo import resolve_model_path
-    from sft_nb.render import ChatRenderer, render_sample
+    from sft_nb.model.demo import resolve_model_path
+    from sft_nb.render.template import ChatRenderer, render_sample
     return render_sample(ChatRenderer(resolve_model_path(load_config(project / "config.yaml"))), messages, None, "fast").turns
 
 
@@ -141,7 +141,7 @@ def test_every_source_converts_to_its_own_file_and_key(mixed):
 
 
 def test_mix_yaml_lists_keys_in_order_with_normalized_probs(mixed):
-    from sft_nb.train import write_train_yaml
+    from sft_nb.train.launch import write_train_yaml
     cfg, _ = mixed
     args = YAML(typ="safe").load(write_train_yaml(cfg).read_text())
     assert args["dataset"] == "demo_openhands,alpaca,dolly,orca" and args["mix_strategy"] == "interleave_under"
@@ -152,7 +152,7 @@ def test_mix_yaml_lists_keys_in_order_with_normalized_probs(mixed):
 
 
 def test_check_says_concat_ignores_weights(mixed):
-    from sft_nb.check import run_checks
+    from sft_nb.preflight.check import run_checks
     cfg, _ = mixed
     concat = load_config(cfg.path, [*SMALL, "mix.strategy=concat"], run_name="mix-concat")
     found = [f for f in run_checks(concat, parity=False) if f.key == "runtime_info.input.mix.strategy"]
@@ -161,7 +161,7 @@ def test_check_says_concat_ignores_weights(mixed):
 
 
 def test_plan_shows_each_source_and_its_share(mixed):
-    from sft_nb.plan import plan, format_plan
+    from sft_nb.preflight.plan import plan, format_plan
     cfg, r = mixed
     p = plan(cfg)
     assert [s["kind"] for s in p["sources"]] == ["harbor_job", "local_lf (alpaca)", "local_lf (dolly)", "local_lf (openorca)"]
@@ -185,8 +185,8 @@ def lf_dataset(args):
 
 
 def test_llamafactory_loads_the_mix_dropping_nothing(mixed):
-    from sft_nb.lfargs import train_args
-    from sft_nb.plan import plan
+    from sft_nb.config.lfargs import train_args
+    from sft_nb.preflight.plan import plan
     cfg, _ = mixed
     ds = lf_dataset(train_args(cfg))
     assert len(ds) == plan(cfg)["samples"]  # the interleave draw the plan replays, and no sample dropped
@@ -196,7 +196,7 @@ def test_llamafactory_loads_the_mix_dropping_nothing(mixed):
 
 
 def test_training_on_interleave_mix_runs_the_planned_steps(mixed):
-    from sft_nb.plan import plan
+    from sft_nb.preflight.plan import plan
     cfg, r = mixed
     planned = plan(cfg)["total_steps"]
     run_step(cfg, "train", r, quiet=True)

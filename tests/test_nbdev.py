@@ -21,14 +21,14 @@ def test_package_matches_notebooks(tmp_path):
     d = _copy_repo(tmp_path)
     res = run([BIN / "nbdev-export"], cwd=d)
     assert res.returncode == 0, res.stderr
-    assert _same_tree(REPO / "sft_nb", d / "sft_nb", "*.py") == [], "sft_nb/ is out of sync with nbs/: run nbdev-export and commit"
+    assert _same_tree(REPO / "sft_nb", d / "sft_nb", "**/*.py") == [], "sft_nb/ is out of sync with nbs/: run nbdev-export and commit"
 
 
 def test_notebooks_are_clean(tmp_path):
     d = _copy_repo(tmp_path)
     res = run([BIN / "nbdev-clean"], cwd=d)
     assert res.returncode == 0, res.stderr
-    assert _same_tree(REPO / "nbs", d / "nbs", "*.ipynb") == [], "notebooks are not clean: run nbdev-clean and commit"
+    assert _same_tree(REPO / "nbs", d / "nbs", "**/*.ipynb") == [], "notebooks are not clean: run nbdev-clean and commit"
 
 
 def test_parameters_tag_survives_clean():

@@ -2,9 +2,9 @@
 import json, shutil
 from pathlib import Path
 import pytest
-from sft_nb.rejects import Rejected, REJECT_REASONS
-from sft_nb.scaffolds import SCAFFOLDS, iter_job
-from sft_nb.agent_logs import trial_reader, ReadOptions
+from sft_nb.core.rejects import Rejected, REJECT_REASONS
+from sft_nb.sources.harbor.scaffolds import SCAFFOLDS, iter_job
+from sft_nb.sources.harbor.agent_logs import trial_reader, ReadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JOBS = ["claude_code", "open_code", "terminus2", "atif", "mixed"]

@@ -5,7 +5,7 @@ import json, math, shutil
 from pathlib import Path
 import pytest
 from conftest import REPO, BIN, run
-from sft_nb.results import run_table, verdict_table, health_verdicts, run_health, format_health, HEALTH
+from sft_nb.runs.results import run_table, verdict_table, health_verdicts, run_health, format_health, HEALTH
 
 NAN, INF = float("nan"), float("inf")
 
@@ -121,7 +121,7 @@ def test_verdicts_are_printed_with_their_steps(tmp_path):
 def test_demo_run_is_healthy_shown_in_the_notebook_archived_and_listed(own_project):
     """A real demo training through nbs/train.ipynb under papermill: the output notebook shows the curves and the
     verdicts (healthy), the run is archived and in the index; archiving again keeps the finished output notebook."""
-    from sft_nb.archive import config_for_run, archive_run, read_index, format_runs
+    from sft_nb.runs.archive import config_for_run, archive_run, read_index, format_runs
     (own_project / "artifacts/notebooks").mkdir(exist_ok=True)
     out = own_project / "artifacts/notebooks/healthy.ipynb"  # where `make demo` writes them
     res = run([BIN / "papermill", REPO / "nbs/train.ipynb", out, "--cwd", own_project, "-r", "run_name", "nb-healthy"])
@@ -158,9 +158,9 @@ def test_demo_run_is_healthy_shown_in_the_notebook_archived_and_listed(own_proje
 def test_a_full_model_saved_in_shards_is_the_recorded_checkpoint(project, tmp_path):
     "A 7B+ full fine-tune writes model-0000x-of-0000N.safetensors + the index: the output dir is the model, not a checkpoint-N."
     from transformers import AutoModelForCausalLM
-    from sft_nb.config import load_config
-    from sft_nb.demo import resolve_model_path
-    from sft_nb.results import run_output
+    from sft_nb.config.schema import load_config
+    from sft_nb.model.demo import resolve_model_path
+    from sft_nb.runs.results import run_output
     cfg = load_config(project / "config.yaml", [f"training.output_dir={tmp_path / 'out'}"], run_name="shards")
     od = cfg.output_dir
     model = AutoModelForCausalLM.from_pretrained(resolve_model_path(cfg))
@@ -169,6 +169,6 @@ def test_a_full_model_saved_in_shards_is_the_recorded_checkpoint(project, tmp_pa
     shards = sorted(od.glob("model-*-of-*.safetensors"))
     assert len(shards) >= 3 and (od / "model.safetensors.index.json").is_file() and not (od / "model.safetensors").exists()
     assert run_output(cfg, health={"health": "ok", "verdicts": [], "throughput": None})["checkpoint"] == str(od)
-    from sft_nb.generate import weights_dir
+    from sft_nb.runs.generate import weights_dir
     assert weights_dir({"output_dir": str(od)}) == od  # generate loads the final model, not checkpoint-2
     AutoModelForCausalLM.from_pretrained(weights_dir({"output_dir": str(od)}))

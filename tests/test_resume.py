@@ -23,7 +23,7 @@ def survivors(marks: list[str]) -> dict[int, str]:
 
 
 def losses(output_dir: Path) -> dict[int, float]:
-    from sft_nb.results import read_trainer_log
+    from sft_nb.runs.results import read_trainer_log
     return {r["current_steps"]: r["loss"] for r in read_trainer_log(output_dir) if "loss" in r}
 
 
@@ -81,9 +81,9 @@ def test_run_record_shows_killed_and_resumed_attempts(killed_and_resumed):
     # fast steps can read 0 (seen on a fast idle machine: 5 steps within "0:00:00"): present and summed, not necessarily > 0
     assert all(a.get("train_s") is not None and a["train_s"] >= 0 for a in out["attempts"]), out["attempts"]
     assert out["runtime_s"] == pytest.approx(sum(a["train_s"] for a in out["attempts"]), abs=0.11)
-    from sft_nb.results import run_table
+    from sft_nb.runs.results import run_table
     assert list(run_table(p / "artifacts/runs/kr").step) == list(range(1, 9)), "steps logged twice are counted once"
-    from sft_nb.archive import read_index
+    from sft_nb.runs.archive import read_index
     assert [e["status"] for e in read_index(p / "artifacts") if e["run"] == "kr"] == ["success"]
 
 

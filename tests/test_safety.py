@@ -67,7 +67,7 @@ def test_secret_as_notebook_parameter_is_refused(project, tmp_path):
 
 
 def test_overrides_recorded_redacted_but_visible_otherwise(project):
-    from sft_nb.config import load_config
+    from sft_nb.config.schema import load_config
     cfg = load_config(project / "config.yaml", [f"credentials.hf_token={FAKE_CLI}", "training.tokenized_path=tok", "training.max_new_tokens=8"])
     assert cfg.credentials.hf_token == FAKE_CLI  # the run itself gets it
     assert cfg.overrides == {"credentials.hf_token": "<redacted>", "training.tokenized_path": "tok", "training.max_new_tokens": 8}

@@ -3,10 +3,10 @@ that LLaMA-Factory's own dataset loading takes every converted sample (zero drop
 import json, shutil
 from pathlib import Path
 import pytest
-from sft_nb.config import load_config
-from sft_nb.convert import convert
-from sft_nb.register import register
-from sft_nb.lfargs import train_args
+from sft_nb.config.schema import load_config
+from sft_nb.data.convert import convert
+from sft_nb.data.register import register
+from sft_nb.config.lfargs import train_args
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -38,8 +38,8 @@ def test_slurm_submit_runs_the_demo_to_completed_and_archives_it(cluster, projec
 
 def test_no_node_argv_or_sbatch_replays_a_secret(project):
     "A secret given by --set reaches no node's argv and no .sbatch, neither as its value nor as `<redacted>`."
-    from sft_nb.config import load_config
-    from sft_nb.slurm import node_argv, sbatch_script
+    from sft_nb.config.schema import load_config
+    from sft_nb.train.slurm import node_argv, sbatch_script
     cfg = load_config(project / "config.yaml", ["credentials.hf_token=hf_SeCrEt123", "training.max_steps=2"], run_name="slurm-secret")
     argv, script = " ".join(node_argv(cfg, 2, 8, 29500)), sbatch_script(cfg, nodes=2)
     for text in (argv, script):

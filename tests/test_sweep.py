@@ -79,7 +79,7 @@ def test_sweep_runs_are_archived_with_their_sweep_and_point(grid_sweep, sweep_pr
     assert (sweep_project / "artifacts/runs/g-1/notebook/g-1.ipynb").is_file(), "the output notebook is kept with the run"
     res = run([BIN / "sft-nb", "runs", "--sweep", "g", "--config", sweep_project / "config.yaml"], cwd=sweep_project)
     assert res.returncode == 0 and "max_instances" in res.stdout and all(f"g-{i}" in res.stdout for i in range(4))
-    from sft_nb.dashboard import list_runs
+    from sft_nb.ui.dashboard import list_runs
     assert {r["run"]: r["sweep"] for r in list_runs(sweep_project / "artifacts") if r["run"].startswith("g-")} == {f"g-{i}": "g" for i in range(4)}
 
 
@@ -127,7 +127,7 @@ def test_an_interrupted_point_resumes_from_its_last_complete_checkpoint(sweep_pr
     out = proc.communicate(timeout=300)[0]
     assert proc.returncode == 143, out[-3000:]
     assert record(sweep_project, "k")["points"][0]["status"] == "interrupted"
-    from sft_nb.guard import processes_with, run_key
+    from sft_nb.train.guard import processes_with, run_key
     assert processes_with(run_key(od)) == {}, "no process of the interrupted point outlives the sweep (it could still write a checkpoint)"
     ck = complete_checkpoint(od)
     assert ck is not None and not (od / "train_results.json").exists(), "stopped mid-training, after a complete checkpoint"

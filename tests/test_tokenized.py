@@ -1,11 +1,11 @@
-"""The tokenize step (sft_nb.tokenized): the cached data is exactly what LLaMA-Factory's own preprocessing gives at launch,
+"""The tokenize step (sft_nb.data.tokenized): the cached data is exactly what LLaMA-Factory's own preprocessing gives at launch,
 and the cache is reused only while nothing that changes the tokens differs."""
 import json
 import pytest
-from sft_nb.config import load_config
+from sft_nb.config.schema import load_config
 from sft_nb.pipeline import run_pipeline
-from sft_nb.train import train_args
-from sft_nb.tokenized import cache_key, ensure_tokenized
+from sft_nb.train.launch import train_args
+from sft_nb.data.tokenized import cache_key, ensure_tokenized
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_token_changing_edits_miss_the_cache(cfg):
 
 def test_training_loads_the_tokenized_cache(cfg):
     "The pipeline's YAML sets tokenized_path, and LLaMA-Factory loads it instead of preprocessing."
-    from sft_nb.config import load_config
+    from sft_nb.config.schema import load_config
     c = load_config(cfg.path, ["training.cutoff_len=512", "training.max_steps=2", "training.save_steps=100"], run_name="tok-train")
     r = run_pipeline(c, ("convert", "register", "tokenize", "train", "results"), quiet=True)
     log = r.launch.log_path.read_text()
@@ -97,7 +97,7 @@ def test_training_loads_the_tokenized_cache(cfg):
 def test_dataprep_tokenizes_unless_told_not_to(own_project):
     "`sft-nb dataprep` builds the cache; `--no-tokenize` only converts."
     from conftest import BIN, run
-    from sft_nb.tokenized import tokenized_root
+    from sft_nb.data.tokenized import tokenized_root
     base = [BIN / "sft-nb", "dataprep", "--config", own_project / "config.yaml", "--set", "training.cutoff_len=300"]
     c = load_config(own_project / "config.yaml", ["training.cutoff_len=300"], run_name="x")
     before = set(tokenized_root(c).glob("*.stats.json"))

@@ -15,6 +15,7 @@ from sft_nb.model.demo import ensure_demo
 from sft_nb.render.template import ChatRenderer, render_call
 from sft_nb.core.rejects import Rejected
 from sft_nb.sources.harbor.scaffolds import iter_job
+from sft_nb.sources.harbor.agent_logs import ReadOptions, trial_reader
 
 TURN = re.compile(r"<\|im_start\|>(system|user|assistant)\n(.*?)<\|im_end\|>\n?", re.S)
 
@@ -38,7 +39,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     paths = ensure_demo(Path(tempfile.mkdtemp()) / "artifacts")
     r = ChatRenderer(paths["model"])
-    convs = [c for _, _, cs, _ in iter_job(paths["job"], "openhands-sdk", "all", None, "adaptive", 0.2) if not isinstance(cs, Rejected) for c, _ in cs]
+    convs = [c for _, _, cs, _ in iter_job(paths["job"], "openhands-sdk", "all", None, "adaptive", 0.2, trial_reader(ReadOptions())) if not isinstance(cs, Rejected) for c, _ in cs]
     conv = max(convs, key=lambda c: len(c["messages"]))
     head, body, last = conv["messages"][:2], conv["messages"][2:-1], conv["messages"][-1:]
     print(f"longest demo conversation: {len(conv['messages'])} messages; repeated tool turns below")

@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Callable
 from ...core.rejects import Rejected
 from .trajectories import Trial, content_text, parse_line
-from .scaffolds import SCAFFOLD_READERS, anthropic_message, detect_scaffold, drop_failed_tool_calls, openai_tools, parse_atif
+from .scaffolds import AGENT_SCAFFOLDS, anthropic_message, drop_failed_tool_calls, openai_tools, read_litellm
 
 # %% auto #0
-__all__ = ['PARSE_ERROR_PREFIX', 'SOURCE_ORDER', 'SOURCE_FILES', 'ATIF_AGENTS', 'ReadOptions', 'read_options',
-           'trim_unanswered_tail', 'finish_conversation', 'result_text', 'is_split_call', 'atif_items',
-           'items_messages', 'step_groups', 'normalize_atif', 'analysis_plan', 'terminus_commands', 'terminus_reply',
-           'is_parse_error_step', 'is_structured_step', 'terminus_messages', 'terminus_options', 'read_atif_doc',
+__all__ = ['PARSE_ERROR_PREFIX', 'SOURCE_ORDER', 'SOURCE_FILES', 'ReadOptions', 'read_options', 'trim_unanswered_tail',
+           'finish_conversation', 'result_text', 'is_split_call', 'atif_items', 'items_messages', 'step_groups',
+           'normalize_atif', 'analysis_plan', 'terminus_commands', 'terminus_reply', 'is_parse_error_step',
+           'is_structured_step', 'terminus_messages', 'terminus_options', 'parse_atif', 'read_atif_doc',
            'read_terminus', 'claude_session_files', 'read_events', 'claude_messages', 'session_chains',
            'read_claude_sessions', 'opencode_turns', 'opencode_user', 'read_opencode_events', 'has_source',
-           'read_litellm', 'read_atif_source', 'read_agent_dir', 'agent_dirs', 'read_trial_conversations',
-           'trial_reader', 'conversation_warnings']
+           'read_atif_source', 'read_agent_dir', 'agent_dirs', 'read_trial_conversations', 'trial_reader',
+           'conversation_warnings']
 
 # %% ../../../nbs/sources/harbor/11_agent_logs.ipynb #fb3f248e
 @dataclass
@@ -241,6 +241,11 @@ def terminus_options(doc:dict, trial:Trial)->tuple[str, bool]:
         raw = bool(agent_steps) and not any(is_structured_step(s) for s in agent_steps)
     return parser, bool(raw)
 
+def parse_atif(raw:bytes)->dict|None:
+    "An ATIF document, or None if `raw` is not one."
+    doc = parse_line(raw)
+    return doc if doc is not None and isinstance(doc.get("steps"), list) else None
+
 def read_atif_doc(path:Path)->dict:
     "An ATIF document from `path`, or `Rejected`."
     if not path.is_file(): raise Rejected("no_trajectory", f"{path.name} not found", str(path))
@@ -403,28 +408,17 @@ SOURCE_ORDER = {"auto": ["litellm", "claude-code-session", "opencode-events", "a
                 "claude-code": ["litellm", "claude-code-session", "atif"], "open-code": ["litellm", "opencode-events", "atif"],
                 "openhands-sdk": ["litellm", "atif"], "terminus2": ["atif"], "atif": ["atif"]}
 SOURCE_FILES = {"litellm": "litellm-trajectory.jsonl", "opencode-events": "opencode.txt", "atif": "trajectory.json"}
-ATIF_AGENTS = {"terminus-2": "terminus2", "terminus": "terminus2", "claude-code": "claude-code", "opencode": "open-code",
-               "open-code": "open-code", "openhands-sdk": "openhands-sdk", "openhands": "openhands-sdk"}
-
 def has_source(agent_dir:Path, kind:str)->bool:
     "True when `agent_dir` holds a file of source `kind` (an empty one is read, and rejected as empty)."
     if kind == "claude-code-session": return bool(claude_session_files(agent_dir)[0])
     return (agent_dir / SOURCE_FILES[kind]).is_file()
-
-def read_litellm(trial:Trial, scaffold:str)->tuple[str, list[dict]]:
-    "The LiteLLM log readers of `scaffolds` (the reference format), tagged with their source."
-    sc = detect_scaffold(trial) if scaffold == "auto" else scaffold
-    if sc not in SCAFFOLD_READERS or sc in ("terminus2", "atif"): raise Rejected("scaffold_mismatch", f"{sc} writes no LiteLLM log")
-    convs = SCAFFOLD_READERS[sc](trial)
-    for c in convs: c["source"] = {**c["source"], "kind": "litellm"}
-    return sc, convs
 
 def read_atif_source(trial:Trial, agent_dir:Path, scaffold:str, opts:ReadOptions)->tuple[str, list[dict]]:
     "ATIF `trajectory.json`: Terminus 2's own reader for its trajectories, the normalizer for every other agent."
     path = agent_dir / "trajectory.json"
     doc = read_atif_doc(path)
     name = str((doc.get("agent") or {}).get("name") or trial.agent or "").lower()
-    sc = ATIF_AGENTS.get(name, "atif")
+    sc = AGENT_SCAFFOLDS.get(name, "atif")
     if scaffold not in ("auto", "atif") and sc != scaffold and not (scaffold != "terminus2" and sc == "atif"):
         raise Rejected("scaffold_mismatch", f"trajectory.json was written by {name or 'an unnamed agent'}, not {scaffold}", str(path))
     if sc == "terminus2" and scaffold != "atif": return sc, read_terminus(trial, agent_dir, opts)

@@ -59,3 +59,25 @@ def test_parquet_folder_with_a_bad_row(project, tmp_path):
     assert (rep.seen, rep.kept, rep.rejected) == (3, 2, {"invalid_lf_sample": 1})
     (row,) = [json.loads(l) for l in rep.rejects_path.read_text().splitlines()]
     assert row["index"] == 1 and "alternate" in row["detail"]
+
+
+def test_a_defect_gets_one_code_whichever_source_reads_it(project, tmp_path):
+    "One JSONL file with a broken line, a row that is no object and a sample whose roles do not alternate: `local_lf`, a Hub"
+    " file (`convert_samples`, what `hf_lf` runs once the file is fetched) and the explorer's reader all name the same code and row."
+    from sft_nb.data.convert import resolve_model_path  # wherever the model path is resolved, convert uses it
+    from sft_nb.data.conversations import load_conversations
+    from sft_nb.render.template import ChatRenderer
+    from sft_nb.sources.base import convert_samples
+    from sft_nb.sources.rows import read_rows
+    path = tmp_path / "defects.jsonl"
+    path.write_text("\n".join([json.dumps(SAMPLE), "{broken", json.dumps([1, 2]), json.dumps({"messages": SAMPLE["messages"][:2]}),
+                               json.dumps(FROM_VALUE)]) + "\n")
+    expected = [("unparseable_line", str(path), 2), ("invalid_row", str(path), 3), ("invalid_lf_sample", str(path), 4)]
+    rejects = lambda rep: [(r["reason"], r["file"], r["line"]) for r in map(json.loads, rep.rejects_path.read_text().splitlines())]
+    local = convert(_cfg(project, "source.type=local_lf", f"source.lf_path={path}", name="defects_local"), quiet=True)
+    assert (local.seen, local.kept) == (5, 2) and rejects(local) == expected
+    cfg = _cfg(project, "source.type=hf_lf", "source.hf_hub_url=my-org/defects", "source.hf_file_name=defects.jsonl", name="defects_hub")
+    hub = convert_samples(cfg, ChatRenderer(resolve_model_path(cfg)), read_rows(path), str(path), "hf_lf")
+    assert (hub.seen, hub.kept) == (5, 2) and rejects(hub) == expected
+    with pytest.raises(ValueError, match=r"sample 1 \(row 2\): unparseable_line"):
+        load_conversations(path)

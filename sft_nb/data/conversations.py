@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from ..config.schema import Config
 from ..render.encode import truncate_im
-from ..sources.rows import check_lf_sample, read_lf_samples
+from ..sources.rows import check_lf_sample, read_rows
 from ..core.rejects import Rejected
 from ..render.template import ChatRenderer, render_lf
 
@@ -38,22 +38,22 @@ def conversation(lf:list[dict], # the LF sample's turns
     return {**{k: (im or {}).get(k) for k in META}, **({"instance_id": id} if im is None else {}), "lf": lf, "im": im}
 
 # %% ../../nbs/data/24_conversations.ipynb #e04dfdd3
-def _lf_messages(samples:list, path)->list[list[dict]]:
-    "The messages of each LF sample; a broken sample is an error naming its index."
+def _lf_messages(rows:list, path)->list[list[dict]]:
+    "The messages of each LF sample; a broken sample is an error naming its index and row."
     out = []
-    for i, s in enumerate(samples):
+    for i, (n, s) in enumerate(rows):
         try:
             if isinstance(s, Rejected): raise s
             out.append(check_lf_sample(s))
-        except Rejected as r: raise ValueError(f"{path}: sample {r.line if r.line is not None else i}: {r.detail}") from None
+        except Rejected as r: raise ValueError(f"{path}: sample {i} (row {n}): {r.reason}: {r.detail}") from None
     return out
 
-def pair_conversations(lf_samples:list[dict], # the samples of a LF file
+def pair_conversations(lf_rows:list[tuple[int, object]], # the rows of a LF file, from `read_rows`
                        im_records:list[dict]|None=None, # the records of the IM file written with it
                      )->list[dict]:
     "Conversations from LF samples, each with its IM record when the two files agree sample for sample."
-    lfs = _lf_messages(lf_samples, "LF data")
-    ids = [s.get("id") for s in lf_samples]
+    lfs = _lf_messages(lf_rows, "LF data")
+    ids = [s.get("id") for _, s in lf_rows]
     if im_records and len(im_records) == len(lfs) and ids == [r.get("instance_id") for r in im_records]:
         return [conversation(lf, im) for lf, im in zip(lfs, im_records)]
     return [conversation(lf, None, id) for lf, id in zip(lfs, ids)]
@@ -62,7 +62,7 @@ def _converted(cfg:Config)->list[dict]:
     "The conversations of one source's converted data."
     lf_path, im_path = cfg.lf_data_dir/f"{cfg.data_name}.json", cfg.im_data_dir/f"{cfg.data_name}.jsonl"
     if not lf_path.is_file(): raise FileNotFoundError(f"{lf_path} not found: run `sft-nb dataprep` (or `convert(cfg)`) first")
-    return pair_conversations(read_lf_samples(lf_path), read_im(im_path) if im_path.is_file() else None)
+    return pair_conversations(read_rows(lf_path), read_im(im_path) if im_path.is_file() else None)
 
 def load_conversations(source:Config|str|Path, # a config, an IM JSONL file or a LLaMA-Factory JSON/JSONL file
                        model_dir:str|Path|None=None, # the model whose chat template renders IM records (IM files only)
@@ -72,9 +72,10 @@ def load_conversations(source:Config|str|Path, # a config, an IM JSONL file or a
         return [{**c, "source": sc.data_name} for sc in source.source_configs() for c in _converted(sc)]
     path = Path(source)
     if not path.is_file(): raise FileNotFoundError(f"{path} not found")
-    recs = read_lf_samples(path)
+    rows = read_rows(path)
+    recs = [r for _, r in rows]
     if recs and all(isinstance(r, dict) and "instance_id" in r and "tools" in r for r in recs):
         if model_dir is None: raise ValueError(f"{path} holds IM records: pass model_dir, the model whose chat template renders them")
         r = ChatRenderer(model_dir)
         return [conversation(render_lf(r, x["messages"], x["tools"], x.get("reasoning") or "slow"), x) for x in recs]
-    return pair_conversations(recs)
+    return pair_conversations(rows)

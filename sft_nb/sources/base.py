@@ -166,7 +166,7 @@ def apply_over_length(fit, # the over-length policy, `messages -> Fit`
 # %% ../../nbs/sources/19_base.ipynb #9b9206c1
 def convert_samples(cfg:Config, # a loaded config
                     renderer:ChatRenderer, # the model's chat template and tokenizer
-                    samples:list, # LF samples, or `Rejected` for lines that could not be read
+                    rows:list[tuple[int, object]], # (row number, LF sample or `Rejected`) from `rows.read_rows` / `read_hf_local`
                     source:str, # where they came from, for the rejects file
                     source_type:str, # the report's name for the source
                   )->ConvertReport:
@@ -174,22 +174,22 @@ def convert_samples(cfg:Config, # a loaded config
     rejected, turns, fit, fits, chars = Counter(), [], over_length_fitter(cfg), [], []
     tokens = [] if fit else None  # over_length: keep needs no tokens here; the tokenize step counts them
     with OutputFiles(cfg, im=False) as out:
-        for i, s in enumerate(samples):
+        for i, (line, s) in enumerate(rows):
             try:
                 if isinstance(s, Rejected): raise s
                 msgs = check_lf_sample(s)
                 if not is_rendered(renderer.family, msgs): msgs = render_call(renderer, msgs).turns  # as the model's chat template writes it, cut for `empty`
                 if fit:
                     f = fit(msgs); fits.append(f)
-                    if f.messages is None: raise Rejected("over_cutoff_len", f.detail, source, i)
+                    if f.messages is None: raise Rejected("over_cutoff_len", f.detail, source, line)
                     msgs = f.messages
             except Rejected as r:
                 rejected[r.reason] += 1
-                out.reject({**r.record(None, None), "file": source, "line": r.line, "index": i, "level": "sample"}); continue
+                out.reject({**r.record(None, None), "file": source, "line": r.line or line, "index": i, "level": "sample"}); continue
             out.sample({"messages": msgs, **({"id": str(s["id"])} if isinstance(s, dict) and "id" in s else {})})
             text = "".join(m["content"] for m in msgs); chars.append(len(text)); turns.append(len(msgs))  # the segments are the rendered text
             if tokens is not None: tokens.append(renderer.count(text))
-    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(samples), len(chars), len(chars),
+    return ConvertReport(cfg.data_name, source_type, out.paths["lf"], None, out.paths["rejects"], len(rows), len(chars), len(chars),
                          dict(rejected), stats=length_stats(tokens, turns, cfg.training.get("cutoff_len", 2048), chars),
                          over_length=fit_summary(cfg.conversion.over_length, fits) if fit else {})
 

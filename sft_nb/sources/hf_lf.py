@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from ..config.schema import Config, Finding, INPUT, error
 from ..config.lfargs import dataset_entry
-from .rows import fetch_hub_file, hf_source_kind, read_hf_local, read_lf_samples
+from .rows import fetch_hub_file, hf_source_kind, read_hf_local, read_rows
 from ..render.template import ChatRenderer
 from .base import ConvertReport, Source, convert_samples
 
@@ -37,7 +37,7 @@ def convert_hf_lf(cfg:Config, # a loaded config
     if kind == "hub_file":
         token = os.environ.get("HF_TOKEN") or cfg.credentials.hf_token
         path = fetch_hub_file(s.hf_hub_url, s.hf_file_name, cfg.artifacts/"data"/"hf_files"/s.hf_hub_url.replace("/", "__"), token)
-        return convert_samples(cfg, renderer, read_lf_samples(path), f"{s.hf_hub_url}/{s.hf_file_name}", source_type)
+        return convert_samples(cfg, renderer, read_rows(path), f"{s.hf_hub_url}/{s.hf_file_name}", source_type)
     local = cfg.resolve(s.hf_hub_url)
     return convert_samples(cfg, renderer, read_hf_local(local, s.hf_split, s.hf_subset), str(local), source_type)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from collections import Counter
 from ..config.schema import Config, Finding, INPUT, error
 from ..render.encode import fit_summary, over_length_fitter
-from .instruct import COLUMN_ROLES, ROW_FORMATS, column_map, detect_format, read_rows, row_messages
+from .instruct import COLUMN_ROLES, ROW_FORMATS, column_map, detect_format, row_messages
+from .rows import read_rows
 from ..core.rejects import Rejected
 from ..render.template import ChatRenderer, is_rendered, render_sample
 from .base import ConvertReport, OutputFiles, Source, TokenCounter, length_stats, progress

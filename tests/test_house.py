@@ -138,3 +138,38 @@ def test_import_sft_nb_is_cheap():
     code = "import sys, sft_nb, sft_nb.cli, sft_nb.pipeline, sft_nb.preflight.check; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'llamafactory')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", out
+
+
+def raised_reject_codes(sources: dict[str, str]) -> dict[str, list[str]]:
+    "Reason code -> where it is raised (`module.py:line`), for every `Rejected(\"code\", ...)` with a literal code in `sources`."
+    out = {}
+    for m, text in sources.items():
+        for n in ast.walk(ast.parse(text)):
+            if not (isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == "Rejected"): continue
+            code = n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "reason"), None)
+            if isinstance(code, ast.Constant) and isinstance(code.value, str): out.setdefault(code.value, []).append(f"{m}.py:{n.lineno}")
+    return out
+
+
+def reject_code_problems(raised: dict[str, list[str]], declared) -> list[str]:
+    "Codes raised but not declared in `core.rejects.REJECT_REASONS`, and declared codes that nothing raises."
+    return ([f"{c} raised at {', '.join(raised[c])} is not in core.rejects.REJECT_REASONS" for c in sorted(set(raised) - set(declared))]
+            + [f"{c} is declared in core.rejects.REJECT_REASONS but raised nowhere" for c in sorted(set(declared) - set(raised))])
+
+
+def test_reject_codes_are_declared_once_and_all_raised():
+    "Every code a `Rejected` is raised with is in the one list, and every code in the list is raised somewhere (no dead codes)."
+    from sft_nb.core.rejects import REJECT_REASONS
+    raised = raised_reject_codes({".".join(p.relative_to(PKG).with_suffix("").parts): p.read_text() for p in PKG.rglob("*.py")})
+    assert len(raised) >= 25 and "sources.rows.py" in str(raised["unparseable_line"])  # the scan really read the readers
+    assert not reject_code_problems(raised, REJECT_REASONS), reject_code_problems(raised, REJECT_REASONS)
+
+
+def test_a_planted_undeclared_or_dead_reject_code_is_caught():
+    planted = {"sources.x": 'def f(p):\n    raise Rejected("no_such_code", "x", str(p))\n',
+               "sources.y": 'def g():\n    raise Rejected(reason="bad_roles")\n    raise Rejected(r.reason, r.detail)\n'}
+    raised = raised_reject_codes(planted)
+    assert raised == {"no_such_code": ["sources.x.py:2"], "bad_roles": ["sources.y.py:2"]}  # a re-raised `r.reason` is not a new code
+    assert reject_code_problems(raised, {"bad_roles": "", "dead_code": ""}) == [
+        "no_such_code raised at sources.x.py:2 is not in core.rejects.REJECT_REASONS",
+        "dead_code is declared in core.rejects.REJECT_REASONS but raised nowhere"]

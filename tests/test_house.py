@@ -138,3 +138,32 @@ def test_import_sft_nb_is_cheap():
     code = "import sys, sft_nb, sft_nb.cli, sft_nb.pipeline, sft_nb.preflight.check; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'llamafactory')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", out
+
+
+SHAPE_NAMES = ("model_params", "count_params", "config_params", "read_model_config")
+# Modules that name a `config.json` that is not read for a model's shape: Harbor's job and trial config.json (the demo job
+# writes them, the trajectory reader reads them); a folder test (launch); the files a tokenized cache or a resume is keyed on.
+OTHER_CONFIG_JSON = {"model.demo", "sources.harbor.trajectories", "train.launch", "data.tokenized", "runs.resume"}
+
+
+def shape_offenders(sources: dict[str, str]) -> list[str]:
+    "Where a module other than `model.shape` defines a parameter counter or config.json reader, or names config.json itself."
+    out = []
+    for m, text in sources.items():
+        if m == "model.shape": continue
+        for n in ast.walk(ast.parse(text)):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in SHAPE_NAMES: out.append(f"{m}:{n.lineno} def {n.name}")
+            if isinstance(n, ast.Constant) and n.value == "config.json" and m not in OTHER_CONFIG_JSON: out.append(f"{m}:{n.lineno} 'config.json'")
+    return out
+
+
+def test_model_shape_is_counted_and_read_only_in_model_shape():
+    assert not shape_offenders({m: p.read_text() for m, p in MODULES.items()}), shape_offenders({m: p.read_text() for m, p in MODULES.items()})
+    assert "def read_model_config" in (PKG / "model/shape.py").read_text()  # the one reader is really there
+
+
+def test_a_planted_shape_copy_is_caught():
+    planted = {"preflight.disk": "def config_params(cfg): return cfg['hidden_size']",
+               "preflight.check": "import json\ndef model_config(d): return json.loads((d/'config.json').read_text())",
+               "model.shape": "def model_params(m): pass", "sources.harbor.trajectories": "x = 'config.json'"}
+    assert shape_offenders(planted) == ["preflight.disk:1 def config_params", "preflight.check:2 'config.json'"]

@@ -149,7 +149,7 @@ def layer_small(s:ModelShape, moe:bool)->int:
     if moe and s.expert_bias: out += s.experts*(1 + 2*s.moe_intermediate + s.hidden)  # router bias, each expert's two biases
     return out
 
-# %% ../../nbs/model/02a_shape.ipynb #01f953d6
+# %% ../../nbs/model/02a_shape.ipynb #c1de1e61
 def count_params(s:ModelShape)->dict:
     "Parameter counts: total, active per token (MoE), embeddings, decoder linears, the largest single module, and what FLOPs need."
     emb = s.vocab*s.hidden*(1 if s.tied else 2)
@@ -165,7 +165,7 @@ def count_params(s:ModelShape)->dict:
     return {"total": total, "active": total - idle, "embeddings": emb, "linears": linears, "largest_module": largest,
             "layers": s.layers, "attn_width": width}
 
-# %% ../../nbs/model/02a_shape.ipynb #a64d7c0c
+# %% ../../nbs/model/02a_shape.ipynb #53c85eff
 def safetensors_params(path:Path)->int:
     "Number of parameters in a `.safetensors` file, from its header alone."
     with open(path, "rb") as f:

@@ -21,7 +21,8 @@ import argparse, json, math, os, random, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sft_nb.preflight.estimate import (GPU_PEAK_TFLOPS, flops_per_token, model_params, padding_efficiency, resolve_packing,
+from sft_nb.model.shape import count_params, model_shape
+from sft_nb.preflight.estimate import (GPU_PEAK_TFLOPS, flops_per_token, padding_efficiency, resolve_packing,
                              weighted_length, implied_mfu)
 
 QWEN25_05B = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864,
@@ -189,7 +190,7 @@ def main():
         r = train(args, work, "big", env)
         steady_t = r["step_t"][-1] - r["step_t"][0]; steady_real = r["step_real"][-1] - r["step_real"][0]
         tps = steady_real / steady_t
-        p = model_params(cfg)
+        p = count_params(model_shape(cfg))
         fpt = flops_per_token(p, args["cutoff_len"])  # packed: every sequence is cutoff_len long
         if a.gpu:
             name = torch.cuda.get_device_name(0); peak = next((v for k, v in GPU_PEAK_TFLOPS.items() if k in name), 989.0); unit = f"{name} bf16 dense peak {peak:.0f} TFLOP/s"

@@ -173,3 +173,32 @@ def test_a_planted_undeclared_or_dead_reject_code_is_caught():
     assert reject_code_problems(raised, {"bad_roles": "", "dead_code": ""}) == [
         "no_such_code raised at sources.x.py:2 is not in core.rejects.REJECT_REASONS",
         "dead_code is declared in core.rejects.REJECT_REASONS but raised nowhere"]
+
+
+SHAPE_NAMES = ("model_params", "count_params", "config_params", "read_model_config")
+# Modules that name a `config.json` that is not read for a model's shape: Harbor's job and trial config.json (the demo job
+# writes them, the trajectory reader reads them); a folder test (launch); the files a tokenized cache or a resume is keyed on.
+OTHER_CONFIG_JSON = {"model.demo", "sources.harbor.trajectories", "train.launch", "data.tokenized", "runs.resume"}
+
+
+def shape_offenders(sources: dict[str, str]) -> list[str]:
+    "Where a module other than `model.shape` defines a parameter counter or config.json reader, or names config.json itself."
+    out = []
+    for m, text in sources.items():
+        if m == "model.shape": continue
+        for n in ast.walk(ast.parse(text)):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in SHAPE_NAMES: out.append(f"{m}:{n.lineno} def {n.name}")
+            if isinstance(n, ast.Constant) and n.value == "config.json" and m not in OTHER_CONFIG_JSON: out.append(f"{m}:{n.lineno} 'config.json'")
+    return out
+
+
+def test_model_shape_is_counted_and_read_only_in_model_shape():
+    assert not shape_offenders({m: p.read_text() for m, p in MODULES.items()}), shape_offenders({m: p.read_text() for m, p in MODULES.items()})
+    assert "def read_model_config" in (PKG / "model/shape.py").read_text()  # the one reader is really there
+
+
+def test_a_planted_shape_copy_is_caught():
+    planted = {"preflight.disk": "def config_params(cfg): return cfg['hidden_size']",
+               "preflight.check": "import json\ndef model_config(d): return json.loads((d/'config.json').read_text())",
+               "model.shape": "def model_params(m): pass", "sources.harbor.trajectories": "x = 'config.json'"}
+    assert shape_offenders(planted) == ["preflight.disk:1 def config_params", "preflight.check:2 'config.json'"]

@@ -3,7 +3,8 @@ published parameter counts, DeepSpeed's own ZeRO estimators (model states) and p
 import contextlib, io, json, re, subprocess, sys
 from pathlib import Path
 import pytest
-from sft_nb.preflight.memory import GB, Zero, count_params, estimate_memory, full_states, lora_params, model_shape
+from sft_nb.model.shape import count_params, model_shape
+from sft_nb.preflight.memory import GB, Zero, estimate_memory, full_states, lora_params
 
 QWEN2_7B = dict(architectures=["Qwen2ForCausalLM"], model_type="qwen2", hidden_act="silu", hidden_size=3584, intermediate_size=18944,
                 max_position_embeddings=131072, num_attention_heads=28, num_hidden_layers=28, num_key_value_heads=4,

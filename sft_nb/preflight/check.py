@@ -12,6 +12,7 @@ from ..core.files import atomic_write_json, did_you_mean, holds_model
 from ..data.convert import file_stamp
 from ..data.conversations import load_conversations
 from ..model.demo import resolve_model_path
+from ..model.shape import config_path, hub_config_path, read_model_config
 from ..render.encode import LFEncoder, parity_check
 from ..config.lfargs import AUTO_TEMPLATE, TRAIN_DEFAULTS, deepspeed_path, train_args
 from ..config.mix import mix_findings
@@ -94,10 +95,8 @@ def check_gpu_features(cfg:Config, # a loaded config
 # %% ../../nbs/preflight/35_check.ipynb #d8cc268f
 def model_config(cfg:Config, # a loaded config
                )->dict|None:
-    "The model's config.json, if the model folder is local and has one."
-    p = Path(resolve_model_path(cfg, build=False))/"config.json"
-    try: return json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError): return None
+    "The model's config.json, from its local folder or the local Hub cache (None when neither has it)."
+    return read_model_config(resolve_model_path(cfg, build=False))
 
 def check_long_context(cfg:Config, # a loaded config
                        mcfg:dict|None, # the model's config.json (None when unknown)
@@ -253,8 +252,7 @@ def hub_offline(env:dict, # the environment (HF_HUB_OFFLINE, TRANSFORMERS_OFFLIN
 def in_hub_cache(repo_id:str, # a Hub model id, `org/name`
                )->bool:
     "Whether the model's config.json is in the local Hub cache (no network)."
-    from huggingface_hub import try_to_load_from_cache
-    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    return hub_config_path(repo_id) is not None
 
 def check_model_path(cfg:Config, # a loaded config
                      env:dict, # the environment (for HF_HUB_OFFLINE)
@@ -264,7 +262,7 @@ def check_model_path(cfg:Config, # a loaded config
     if mp == "demo": return []
     m = cfg.resolve(mp)
     if m.is_dir():
-        out = [] if (m/"config.json").exists() else [error(k, f"{m} has no config.json", "point it at a model folder")]
+        out = [] if config_path(m) else [error(k, f"{m} has no config.json", "point it at a model folder")]
         if not any((m/f).exists() for f in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")):
             out.append(error(k, f"{m} has no tokenizer files", "copy the tokenizer into the model folder"))
         return out

@@ -4,39 +4,13 @@
 
 # %% ../../nbs/preflight/32_disk.ipynb #56346321
 from __future__ import annotations
-import json, math, shutil, struct
+import shutil
 from pathlib import Path
 from ..config.schema import Finding, warning
+from ..model.shape import model_params
 
 # %% auto #0
-__all__ = ['safetensors_params', 'config_params', 'model_params', 'checkpoint_bytes', 'disk_estimate', 'gib', 'free_bytes',
-           'disk_finding']
-
-# %% ../../nbs/preflight/32_disk.ipynb #c9cdf3eb
-def safetensors_params(path:Path)->int:
-    "Number of parameters in a `.safetensors` file, from its header alone."
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-    return sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
-
-def config_params(cfg:dict)->int|None:
-    "A decoder-only transformer's parameter count from its `config.json` (embeddings, attention, MLP; None when the keys are missing)."
-    try: h, L, v, m = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["vocab_size"], cfg["intermediate_size"]
-    except KeyError: return None
-    heads, kv = cfg.get("num_attention_heads", 1), cfg.get("num_key_value_heads", cfg.get("num_attention_heads", 1))
-    hd = cfg.get("head_dim") or h // heads
-    attn = h * heads * hd * 2 + h * kv * hd * 2
-    return v * h * (1 if cfg.get("tie_word_embeddings") else 2) + L * (attn + 3 * h * m + 2 * h) + h
-
-def model_params(model_dir:Path)->int|None:
-    "Parameters of a local model folder: from its safetensors headers, else from config.json; None when unknown."
-    d = Path(model_dir)
-    if not d.is_dir(): return None
-    files = sorted(d.glob("*.safetensors"))
-    if files: return sum(safetensors_params(f) for f in files)
-    try: return config_params(json.loads((d/"config.json").read_text()))
-    except (OSError, ValueError): return None
+__all__ = ['checkpoint_bytes', 'disk_estimate', 'gib', 'free_bytes', 'disk_finding']
 
 # %% ../../nbs/preflight/32_disk.ipynb #48656936
 def checkpoint_bytes(params:int, # model parameters

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json, math, random
 from pathlib import Path
 from ..config.schema import Config
+from ..model.shape import count_params, model_shape, read_model_config
 
 # %% auto #0
 __all__ = ['PACKING_THRESHOLD', 'GPU_PEAK_TFLOPS', 'DEFAULT_MFU', 'CHARS_PER_TOKEN', 'padding_efficiency', 'resolve_packing',
-           'model_params', 'read_model_config', 'flops_per_token', 'weighted_length', 'estimate_time', 'implied_mfu',
-           'format_duration', 'conversion_stats', 'tokenized_root', 'tokenized_sidecar', 'chars_per_token',
-           'packing_choice', 'data_tokens', 'estimate_run', 'format_estimate', 'measured_throughput']
+           'flops_per_token', 'weighted_length', 'estimate_time', 'implied_mfu', 'format_duration', 'conversion_stats',
+           'tokenized_root', 'tokenized_sidecar', 'chars_per_token', 'packing_choice', 'data_tokens', 'estimate_run',
+           'format_estimate', 'measured_throughput']
 
 # %% ../../nbs/preflight/16_estimate.ipynb #37501311
 def padding_efficiency(lengths:list[int], # length of each sample (tokens or characters)
@@ -43,34 +44,8 @@ def resolve_packing(lengths:list[int], # sample lengths (tokens, or characters w
         return {"packing": True, "neat_packing": True}, f"auto: random batches are only {eff:.0%} real tokens; neat_packing (flash-attn)"
     return {"packing": False, "group_by_length": True}, f"auto: random batches are only {eff:.0%} real tokens; group_by_length"
 
-# %% ../../nbs/preflight/16_estimate.ipynb #fb7b4bd7
-def _get(c:dict, *names, default=None):
-    return next((c[n] for n in names if c.get(n) is not None), default)
-
-def model_params(config:dict, # a model's config.json
-                )->dict: # total, active (per token), layers, attn_width
-    "Total and per-token active parameter counts of a decoder-only transformer, from its config."
-    c = config.get("text_config") or config
-    h, L, V = c["hidden_size"], c["num_hidden_layers"], c["vocab_size"]
-    heads = c["num_attention_heads"]; hd = _get(c, "head_dim", default=h // heads); kv = _get(c, "num_key_value_heads", default=heads)
-    attn = h * heads * hd * 2 + h * kv * hd * 2
-    inter = _get(c, "intermediate_size", default=4 * h)
-    experts = _get(c, "num_experts", "n_routed_experts", "num_local_experts", default=0)
-    if experts:
-        mi = _get(c, "moe_intermediate_size", default=inter); k = _get(c, "num_experts_per_tok", default=2)
-        shared = _get(c, "n_shared_experts", default=0) * 3 * h * mi + (3 * h * _get(c, "shared_expert_intermediate_size", default=0))
-        mlp_total, mlp_active = experts * 3 * h * mi + shared + h * experts, k * 3 * h * mi + shared + h * experts
-    else: mlp_total = mlp_active = 3 * h * inter
-    emb = V * h * (1 if c.get("tie_word_embeddings", config.get("tie_word_embeddings", False)) else 2)
-    return dict(total=emb + L * (attn + mlp_total), active=emb + L * (attn + mlp_active), layers=L, attn_width=heads * hd)
-
-def read_model_config(model_dir:Path)->dict|None:
-    "A local model folder's config.json, or None."
-    p = Path(model_dir)/"config.json"
-    return json.loads(p.read_text()) if p.is_file() else None
-
 # %% ../../nbs/preflight/16_estimate.ipynb #6129c3c2
-def flops_per_token(params:dict, # from `model_params`
+def flops_per_token(params:dict, # from `count_params` (active, layers, attn_width)
                     seq_len:float, # token-weighted mean sequence length (sum l^2 / sum l)
                    )->float:
     "Training FLOPs per token: 6 x active parameters + causal attention scores (6 x layers x attention width x length)."
@@ -164,10 +139,10 @@ def estimate_run(cfg:Config, # a loaded config
 def _estimate_run(cfg:Config, args:dict)->dict:
     i = cfg.infrastructure
     mc = read_model_config(args["model_name_or_path"])
-    if mc is None: return {"why": f"no local config.json for {args['model_name_or_path']}"}
+    if mc is None: return {"why": f"no config.json on this machine (folder or Hub cache) for {args['model_name_or_path']}"}
     d = data_tokens(cfg, args.get("cutoff_len", 2048))
     if d is None: return {"why": "no sample lengths until STEP 0 has run"}
-    p, n_gpus = model_params(mc), i.n_gpus_per_node * i.nnodes
+    p, n_gpus = count_params(model_shape(mc)), i.n_gpus_per_node * i.nnodes
     peak = i.gpu_peak_tflops or GPU_PEAK_TFLOPS[i.gpu_type]
     epochs = float(args.get("num_train_epochs", 1.0))
     if args.get("max_steps", -1) > 0: epochs = min(epochs, args["max_steps"] * cfg.global_batch / max(d["samples"], 1))
@@ -199,6 +174,6 @@ def measured_throughput(cfg:Config, # the run's config
     out = dict(real_tokens_per_s=round(tps, 1), gpu_type=i.gpu_type, peak_tflops=peak)
     mc = read_model_config(resolve_model_path(cfg, build=False))
     if mc:
-        fpt = flops_per_token(model_params(mc), s.get("weighted_length") or s["length"]["mean"])
+        fpt = flops_per_token(count_params(model_shape(mc)), s.get("weighted_length") or s["length"]["mean"])
         out["implied_mfu"] = round(implied_mfu(tps, fpt, i.n_gpus_per_node * i.nnodes, peak), 8)
     return out

@@ -4,85 +4,23 @@
 
 # %% ../../nbs/preflight/31_memory.ipynb #86b9847e
 from __future__ import annotations
-import json, math, os
+import json, math
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['GB', 'FIT_SHARE', 'METHODS', 'QUANT_BYTES', 'SHIPPED_ZERO', 'SIZE_ADVICE', 'ModelShape', 'model_shape',
-           'layer_linears', 'count_params', 'lora_params', 'Zero', 'read_zero', 'full_states', 'adapter_states',
-           'activation_bytes', 'method_of', 'Setup', 'setup_of', 'states_bytes', 'estimate', 'size_advice',
-           'candidates', 'set_lines', 'min_gpus_full', 'estimate_memory', 'advice_text', 'hub_cached_config',
-           'read_model_config', 'memory_report', 'format_memory']
+__all__ = ['GB', 'FIT_SHARE', 'METHODS', 'QUANT_BYTES', 'SHIPPED_ZERO', 'SIZE_ADVICE', 'lora_params', 'Zero', 'read_zero',
+           'full_states', 'adapter_states', 'activation_bytes', 'method_of', 'Setup', 'setup_of', 'states_bytes',
+           'estimate', 'size_advice', 'candidates', 'set_lines', 'min_gpus_full', 'estimate_memory', 'advice_text',
+           'memory_report', 'format_memory']
 
 # %% ../../nbs/preflight/31_memory.ipynb #0162bfbd
 from ..config.schema import Config
 from ..model.demo import resolve_model_path
 from ..config.lfargs import deepspeed_path
-
-# %% ../../nbs/preflight/31_memory.ipynb #28fac439
-@dataclass
-class ModelShape:
-    "The sizes of a decoder-only transformer that decide its parameter count, read from config.json."
-    vocab:int; hidden:int; layers:int; heads:int; kv_heads:int; head_dim:int
-    intermediate:int            # width of a dense MLP
-    tied:bool                   # lm_head shares the embedding matrix
-    qkv_bias:bool               # q/k/v projections carry a bias (Qwen2)
-    qk_norm:bool                # per-head RMSNorm on q and k (Qwen3)
-    experts:int=0               # routed experts per MoE layer (0: dense model)
-    experts_per_tok:int=0       # experts each token is routed to
-    moe_intermediate:int=0      # width of one expert
-    shared_intermediate:int=0   # width of the always-on shared expert(s), 0 if none
-    shared_gate:bool=False      # the shared expert has a sigmoid gate (Qwen2-MoE)
-    moe_layers:int=0            # layers with experts; the others have a dense MLP
-
-def _first(d:dict, *keys, default=None):
-    "The value of the first key of `keys` that `d` holds and is not null."
-    return next((d[k] for k in keys if d.get(k) is not None), default)
-
-def _moe_layers(c:dict, experts:int)->int:
-    "How many layers carry experts (Qwen's decoder_sparse_step/mlp_only_layers, DeepSeek's first_k_dense_replace)."
-    if not experts: return 0
-    step, dense = c.get("decoder_sparse_step") or 1, set(c.get("mlp_only_layers") or []) | set(range(c.get("first_k_dense_replace") or 0))
-    return sum(1 for i in range(c["num_hidden_layers"]) if i not in dense and (i + 1) % step == 0)
-
-def model_shape(mcfg:dict, # a Hugging Face config.json, as a dict
-               )->ModelShape:
-    "The `ModelShape` of a Llama/Qwen/Mistral-style config.json, dense or MoE (a multimodal model's `text_config`)."
-    c = {**mcfg, **(mcfg.get("text_config") or {})}
-    h, heads, mt = c["hidden_size"], c["num_attention_heads"], c.get("model_type", "")
-    experts = _first(c, "num_experts", "num_local_experts", "n_routed_experts", default=0)
-    shared = c.get("shared_expert_intermediate_size") or (c.get("n_shared_experts") or 0) * (c.get("moe_intermediate_size") or 0)
-    return ModelShape(vocab=c["vocab_size"], hidden=h, layers=c["num_hidden_layers"], heads=heads,
-                      kv_heads=_first(c, "num_key_value_heads", default=heads), head_dim=_first(c, "head_dim", default=h // heads),
-                      intermediate=_first(c, "intermediate_size", "ffn_dim"), tied=bool(c.get("tie_word_embeddings", False)),
-                      qkv_bias=bool(c.get("attention_bias", mt.startswith("qwen2"))), qk_norm=mt.startswith("qwen3"),
-                      experts=experts, experts_per_tok=_first(c, "num_experts_per_tok", default=0) if experts else 0,
-                      moe_intermediate=_first(c, "moe_intermediate_size", "intermediate_size") if experts else 0,
-                      shared_intermediate=shared if experts else 0, shared_gate=bool(experts and c.get("shared_expert_intermediate_size")),
-                      moe_layers=_moe_layers(c, experts))
+from ..model.shape import ModelShape, count_params, layer_linears, model_shape, read_model_config
 
 # %% ../../nbs/preflight/31_memory.ipynb #cb06adf6
-def layer_linears(s:ModelShape, moe:bool)->list[tuple[int, int, int]]:
-    "The linear layers of one decoder layer as (in, out, count): what LoRA adapts and QLoRA quantizes."
-    q, kv = s.heads*s.head_dim, s.kv_heads*s.head_dim
-    out = [(s.hidden, q, 1), (s.hidden, kv, 2), (q, s.hidden, 1)]
-    if not moe: return out + [(s.hidden, s.intermediate, 2), (s.intermediate, s.hidden, 1)]
-    out += [(s.hidden, s.experts, 1), (s.hidden, s.moe_intermediate, 2*s.experts), (s.moe_intermediate, s.hidden, s.experts)]
-    if s.shared_intermediate: out += [(s.hidden, s.shared_intermediate, 2), (s.shared_intermediate, s.hidden, 1)]
-    return out + ([(s.hidden, 1, 1)] if s.shared_gate else [])
-
-def count_params(s:ModelShape)->dict:
-    "Parameter counts: total, active per token (MoE), embeddings, decoder linears, and the largest single module."
-    emb = s.vocab*s.hidden*(1 if s.tied else 2)
-    small = 2*s.hidden + (s.heads + 2*s.kv_heads)*s.head_dim*s.qkv_bias + 2*s.head_dim*s.qk_norm  # norms and biases
-    size = lambda moe: sum(i*o*n for i, o, n in layer_linears(s, moe))
-    linears = size(False)*(s.layers - s.moe_layers) + (size(True)*s.moe_layers if s.experts else 0)
-    total = emb + linears + small*s.layers + s.hidden
-    idle = (s.experts - s.experts_per_tok)*3*s.hidden*s.moe_intermediate*s.moe_layers
-    largest = max([s.vocab*s.hidden] + [i*o for i, o, _ in layer_linears(s, bool(s.experts))])
-    return {"total": total, "active": total - idle, "embeddings": emb, "linears": linears, "largest_module": largest}
-
 def lora_params(s:ModelShape, rank:int)->int:
     "Trainable parameters of LoRA on every linear layer of the decoder (`lora_target: all`): rank x (in + out) each."
     size = lambda moe: sum(rank*(i + o)*n for i, o, n in layer_linears(s, moe))
@@ -267,24 +205,11 @@ def advice_text(m:dict, base:Setup, fit:Setup|None, min_gpus:int|None)->str:
     return head + f": nothing fits on {m['world']} GPU(s) of this size; {more}."
 
 # %% ../../nbs/preflight/31_memory.ipynb #a427fd9c
-def hub_cached_config(model_id:str)->Path|None:
-    "config.json of a Hub model id in the local Hugging Face cache, if it was downloaded before (no network)."
-    hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home()/".cache"/"huggingface"))/"hub")
-    snaps = sorted((hub/f"models--{model_id.replace('/', '--')}"/"snapshots").glob("*/config.json"), key=lambda p: p.stat().st_mtime)
-    return snaps[-1] if snaps else None
-
-def read_model_config(cfg:Config)->dict|None:
-    "The configured model's config.json: its local folder, or the Hub cache; None when neither has it."
-    mp = resolve_model_path(cfg, build=False)
-    p = Path(mp)/"config.json" if Path(mp).is_dir() else hub_cached_config(mp)
-    try: return json.loads(p.read_text()) if p else None
-    except (OSError, json.JSONDecodeError): return None
-
 def memory_report(cfg:Config, # a loaded config
                   args:dict, # its LLaMA-Factory arguments (`train_args(cfg)`)
                  )->dict|None: # `estimate_memory`'s answer, None without a readable config.json
     "The memory estimate and advice for a config, read from its model's config.json and its DeepSpeed file."
-    mcfg = read_model_config(cfg)
+    mcfg = read_model_config(resolve_model_path(cfg, build=False))
     if mcfg is None: return None
     dsp = deepspeed_path(cfg, cfg.training.get("deepspeed"))
     try: ds = json.loads(dsp.read_text()) if dsp else None

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..config.schema import Config
 from ..model.demo import resolve_model_path
 from ..config.lfargs import dump_yaml, train_args
-from .disk import disk_estimate, free_bytes, gib, model_params
+from ..model.shape import model_params
+from .disk import disk_estimate, free_bytes, gib
 from ..train.multinode import node_roles
 from .memory import format_memory, memory_report, method_of
 from ..data.split import eval_path
